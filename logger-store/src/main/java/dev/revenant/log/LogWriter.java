@@ -1,0 +1,800 @@
+package dev.revenant.log;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Iterator;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.bytes.SyncMode;
+import net.openhft.chronicle.queue.ExcerptAppender;
+import net.openhft.chronicle.queue.RollCycle;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import net.openhft.chronicle.queue.rollcycles.LargeRollCycles;
+import net.openhft.chronicle.wire.DocumentContext;
+
+/**
+ * Appends records to a log directory and makes them durable with group commit.
+ *
+ * <h2>Threads</h2>
+ * Any number of threads call {@link #append}. Chronicle appenders are bound to one thread, so
+ * appends go into a bounded lock-free ring (multi-producer, one consumer): a producer claims a
+ * sequence number with one atomic increment — that number is the record's position, which keeps
+ * positions dense and in file order — copies its payload into the slot and publishes it. One
+ * writer thread drains the ring in sequence order, writes each drained batch as one Chronicle
+ * document, and forces the segment file when someone waits for stability. When the ring is full
+ * producers wait for the writer (back-pressure, never an unbounded queue); they never wait for
+ * a writer that has failed or closed.
+ *
+ * <h2>Durability</h2>
+ * {@link #awaitStable} and {@link #onStable} complete once the record is forced to disk. One
+ * force ({@code fdatasync} of the current segment file — on Linux that writes back the pages
+ * dirtied through Chronicle's shared mapping, index pages included) covers every record written
+ * before it, so all waiters that arrived before a force are released by it (group commit). After
+ * each force the writer appends a small metadata document, the <em>stable mark</em>, naming the
+ * highest stable position; it becomes durable with the next force (or an idle force shortly
+ * after), and lets a reader tell a torn tail (above the mark) from damage (below it). A new
+ * segment's directory entry is fsynced before anything in it counts as stable.
+ *
+ * <p>The first I/O error latches: stability never advances again, waiters and listeners fail with
+ * that cause, and {@link #append} returns -1.
+ *
+ * <h2>Sessions</h2>
+ * Each {@code open} is a session (one epoch of the process): it takes the directory's writer lock
+ * (a second live writer is refused; the lock of a dead one is released by the OS), finds where
+ * the log ends, starts a new segment (it never appends to a segment a crashed writer left) and
+ * writes a {@link RecordTypes#HEADER} record with the app fingerprint.
+ */
+public final class LogWriter implements AutoCloseable {
+    /** File that holds the OS lock of the live writer and its pid. */
+    public static final String LOCK_FILE = "writer.lock";
+
+    private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final RollCycle ROLL_CYCLE = LargeRollCycles.LARGE_DAILY;
+
+    /** Settings; the defaults suit production. */
+    public static final class Options {
+        AppFingerprint fingerprint = new AppFingerprint("?", "?", System.getProperty("java.vm.version"), "?");
+        int epoch = -1;
+        long segmentBytes = 64L << 20;
+        long blockSize = 16L << 20;
+        int ringCapacity = 1 << 16;
+        int inlineBytes = 128;
+        int maxBatchBytes = 256 << 10;
+        long idleForceNanos = TimeUnit.MILLISECONDS.toNanos(20);
+        long periodicForceNanos = TimeUnit.MILLISECONDS.toNanos(200);
+        boolean force = true;
+        long stallAtPosition = -1;
+
+        public Options fingerprint(AppFingerprint f) {
+            this.fingerprint = f;
+            return this;
+        }
+
+        /** Epoch to write in this session's records; default: one more than the last session's, 0 for a new log. */
+        public Options epoch(int e) {
+            this.epoch = e;
+            return this;
+        }
+
+        /** Size after which the writer starts a new segment file. */
+        public Options segmentBytes(long b) {
+            this.segmentBytes = b;
+            return this;
+        }
+
+        /** Chronicle's mapping block size: segment files grow in steps of this. */
+        public Options blockSize(long b) {
+            this.blockSize = b;
+            return this;
+        }
+
+        /** Records the ring holds before producers wait (rounded up to a power of two). */
+        public Options ringCapacity(int c) {
+            this.ringCapacity = Integer.highestOneBit(Math.max(2, c - 1)) << 1;
+            return this;
+        }
+
+        /**
+         * Only for proving tests can fail: the writer never forces yet reports records stable.
+         * A writer opened like this lies about durability.
+         */
+        public Options unsafeSkipForce() {
+            this.force = false;
+            return this;
+        }
+
+        /**
+         * Test hook: when the batch holding this position is written, the writer thread stops
+         * inside the unfinished Chronicle document, holding Chronicle's write lock, forever — as a
+         * writer killed mid-append leaves it.
+         */
+        public Options testStallInsideAppendAt(long position) {
+            this.stallAtPosition = position;
+            return this;
+        }
+    }
+
+    /** Told on the writer thread once a position is stable or the writer failed; must return quickly. */
+    public interface StableListener {
+        void stable(long position);
+
+        default void failed(long position, IOException cause) {}
+    }
+
+    private final Path dir;
+    private final Options options;
+    private final int epoch;
+    private final long base;
+    private final LogHeader header;
+    private final FileChannel lockChannel;
+    private final FileLock lock;
+
+    // Ring.
+    private final int capacity;
+    private final int mask;
+    private final long[] published;
+    private final int[] types;
+    private final long[] threads;
+    private final long[] threadSeqs;
+    private final int[] lengths;
+    private final byte[] arena;
+    private final byte[][] big;
+    private final PaddedCounter claim = new PaddedCounter();
+    private volatile long consumed;
+
+    // Progress, as positions.
+    private volatile long written;
+    private volatile long stable;
+    private final AtomicLong requested = new AtomicLong(-1);
+    private volatile IOException failure;
+    private volatile boolean closing;
+
+    private final ConcurrentLinkedQueue<Thread> sleepers = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<PendingListener> listeners = new ConcurrentLinkedQueue<>();
+    private final Thread writerThread;
+    private final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+
+    // Statistics for tools.
+    private final AtomicLong forces = new AtomicLong();
+    private final AtomicLong forceNanosTotal = new AtomicLong();
+
+    private record PendingListener(long position, StableListener listener) {}
+
+    private LogWriter(Path dir, Options options, FileChannel lockChannel, FileLock lock, int epoch, long base,
+                      LogHeader header) {
+        this.dir = dir;
+        this.options = options;
+        this.lockChannel = lockChannel;
+        this.lock = lock;
+        this.epoch = epoch;
+        this.base = base;
+        this.header = header;
+        this.capacity = options.ringCapacity;
+        this.mask = capacity - 1;
+        this.published = new long[capacity];
+        java.util.Arrays.fill(published, -1L);
+        this.types = new int[capacity];
+        this.threads = new long[capacity];
+        this.threadSeqs = new long[capacity];
+        this.lengths = new int[capacity];
+        this.arena = new byte[capacity * options.inlineBytes];
+        this.big = new byte[capacity][];
+        this.written = base - 1;
+        this.stable = base - 1;
+        this.writerThread = new Thread(this::run, "revenant-log-writer");
+        this.writerThread.setDaemon(true);
+    }
+
+    /** Opens a log directory for appending with default options. */
+    public static LogWriter open(Path dir) throws IOException {
+        return open(dir, new Options());
+    }
+
+    /**
+     * Opens (or creates) a log for appending. Refuses a second live writer, a damaged log, and an
+     * unusable directory, each with a one-line message.
+     */
+    public static LogWriter open(Path dir, Options options) throws IOException {
+        System.setProperty("chronicle.analytics.disable", "true");
+        Path d = LogDirectory.prepareForWriting(dir);
+        Path lockPath = d.resolve(LOCK_FILE);
+        FileChannel lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
+        LogDirectory.restrictFile(lockPath);
+        FileLock lock;
+        try {
+            lock = lockChannel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
+        }
+        if (lock == null) {
+            String holder = readHolder(lockChannel);
+            lockChannel.close();
+            throw new LogWriterException("log " + d + " is already being written by another writer" + holder
+                    + "; only one process may write a log directory — stop it or use another directory");
+        }
+        try {
+            byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
+            lockChannel.truncate(0);
+            lockChannel.write(ByteBuffer.wrap(pid), 0);
+
+            long previousEnd = -1;
+            long previousStable = -1;
+            long dropped = 0;
+            int lastEpoch = -1;
+            try (LogReader tail = LogReader.openLastSegments(d)) {
+                if (tail != null) {
+                    while (tail.next() != null) {
+                        // read to the end: we need where the log ends and what was stable
+                    }
+                    for (LogIssue issue : tail.issues()) {
+                        if (issue.isDamage()) {
+                            throw new LogWriterException("log " + d + " is damaged, refusing to append to it: "
+                                    + issue + " — run `revenant verify --log " + d + "` for the full report");
+                        }
+                        dropped += issue.droppedBytes();
+                    }
+                    previousEnd = tail.lastPosition();
+                    previousStable = tail.stableWatermark();
+                    lastEpoch = lastEpoch(d);
+                }
+            }
+            int epoch = options.epoch >= 0 ? options.epoch : lastEpoch + 1;
+            long base = previousEnd + 1;
+            if (previousEnd < 0) {
+                base = Math.max(0, Truncation.firstPosition(d));
+            }
+            LogHeader header = new LogHeader(RecordDescriptor.FORMAT_VERSION, epoch, options.fingerprint,
+                    System.currentTimeMillis(), previousEnd, previousStable, dropped);
+            LogWriter w = new LogWriter(d, options, lockChannel, lock, epoch, base, header);
+            w.start();
+            return w;
+        } catch (IOException | RuntimeException | Error e) {
+            try {
+                lock.release();
+            } finally {
+                lockChannel.close();
+            }
+            throw e;
+        }
+    }
+
+    private static String readHolder(FileChannel ch) {
+        try {
+            ByteBuffer b = ByteBuffer.allocate(32);
+            int n = ch.read(b, 0);
+            String pid = n > 0 ? new String(b.array(), 0, n, StandardCharsets.US_ASCII).trim() : "";
+            return pid.isEmpty() ? "" : " (pid " + pid + ")";
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /** Epoch of the newest session header, found from the first record of each segment, newest first. */
+    private static int lastEpoch(Path d) throws IOException {
+        java.util.List<Path> segs = Segments.list(d);
+        for (int i = segs.size() - 1; i >= 0; i--) {
+            try (SegmentScanner s = new SegmentScanner(segs.get(i))) {
+                int guard = 0;
+                while (guard++ < 1_000_000) {
+                    SegmentScanner.Kind k = s.peek();
+                    if (k == SegmentScanner.Kind.META || k == SegmentScanner.Kind.STABLE_MARK) {
+                        s.skip();
+                        continue;
+                    }
+                    if (k == SegmentScanner.Kind.RECORD && s.record().type() == RecordTypes.HEADER) {
+                        return s.record().epoch();
+                    }
+                    break;
+                }
+            }
+        }
+        return -1;
+    }
+
+    private void start() throws IOException {
+        writerThread.start();
+        long pos = append(RecordTypes.HEADER, 0, 0, header.encode());
+        try {
+            if (!awaitStable(pos, 60, TimeUnit.SECONDS)) {
+                close();
+                throw new LogWriterException("log " + dir + ": the writer did not start within 60 s");
+            }
+        } catch (IOException e) {
+            close();
+            throw e;
+        }
+    }
+
+    public Path directory() {
+        return dir;
+    }
+
+    public int epoch() {
+        return epoch;
+    }
+
+    /** Position of this session's header record: the first position it wrote. */
+    public long sessionStart() {
+        return base;
+    }
+
+    public LogHeader header() {
+        return header;
+    }
+
+    /** Highest position forced to disk; everything at or below it survives a power cut. */
+    public long stablePosition() {
+        return stable;
+    }
+
+    /** Highest position handed to Chronicle (in the page cache, maybe not on disk). */
+    public long writtenPosition() {
+        return written;
+    }
+
+    /** Highest position handed out by {@link #append}. */
+    public long appendedPosition() {
+        return base + claim.get() - 1;
+    }
+
+    /** The latched error, or null while the writer is healthy. */
+    public IOException failure() {
+        return failure;
+    }
+
+    public long forceCount() {
+        return forces.get();
+    }
+
+    public long forceNanosTotal() {
+        return forceNanosTotal.get();
+    }
+
+    public long append(int type, long thread, long threadSeq, byte[] payload) {
+        return append(type, thread, threadSeq, payload, 0, payload.length);
+    }
+
+    /**
+     * Appends a record; returns its position, or -1 if the writer has failed or is closed (see
+     * {@link #failure()}). Does not wait for the disk; waits for room in the ring only while the
+     * writer is alive.
+     */
+    public long append(int type, long thread, long threadSeq, byte[] payload, int off, int len) {
+        if (failure != null || closing || len > RecordDescriptor.MAX_PAYLOAD || len < 0) {
+            return -1;
+        }
+        long s = claim.getAndIncrement();
+        if (s - consumed >= capacity && !awaitRoom(s)) {
+            return -1;
+        }
+        int i = (int) (s & mask);
+        types[i] = type;
+        threads[i] = thread;
+        threadSeqs[i] = threadSeq;
+        lengths[i] = len;
+        if (len <= options.inlineBytes) {
+            System.arraycopy(payload, off, arena, i * options.inlineBytes, len);
+        } else {
+            big[i] = java.util.Arrays.copyOfRange(payload, off, off + len);
+        }
+        LONGS.setRelease(published, i, s);
+        return base + s;
+    }
+
+    private boolean awaitRoom(long s) {
+        for (int spins = 0; s - consumed >= capacity; spins++) {
+            if (failure != null || !writerThread.isAlive() && spins > 1000) {
+                // The slot stays unpublished: the writer is gone, nothing will read it.
+                return false;
+            }
+            if (spins < 100) {
+                Thread.onSpinWait();
+            } else if (spins < 200) {
+                Thread.yield();
+            } else {
+                LockSupport.parkNanos(20_000);
+            }
+        }
+        return true;
+    }
+
+    /** Blocks until {@code position} is stable; throws the latched error if the writer failed. */
+    public void awaitStable(long position) throws IOException {
+        while (!awaitStable(position, 1, TimeUnit.HOURS)) {
+            // keep waiting; the writer never gives up silently, it fails or progresses
+        }
+    }
+
+    /** Like {@link #awaitStable(long)} with a time limit; returns false if it ran out. */
+    public boolean awaitStable(long position, long timeout, TimeUnit unit) throws IOException {
+        if (stable >= position) {
+            return true;
+        }
+        if (position > appendedPosition()) {
+            throw new IllegalArgumentException("position " + position + " was never appended (last "
+                    + appendedPosition() + ")");
+        }
+        request(position);
+        long deadline = System.nanoTime() + unit.toNanos(timeout);
+        Thread me = Thread.currentThread();
+        sleepers.add(me);
+        try {
+            while (stable < position) {
+                IOException f = failure;
+                if (f != null) {
+                    throw new IOException("log " + dir + ": position " + position + " is not stable: " + f.getMessage(), f);
+                }
+                if (!writerThread.isAlive()) {
+                    throw new IOException("log " + dir + " is closed; position " + position + " never became stable");
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                LockSupport.parkNanos(this, Math.min(left, TimeUnit.MILLISECONDS.toNanos(50)));
+                if (Thread.interrupted()) {
+                    me.interrupt();
+                    throw new InterruptedIOException("interrupted while waiting for position " + position);
+                }
+            }
+            return true;
+        } finally {
+            sleepers.remove(me);
+        }
+    }
+
+    /**
+     * Calls {@code listener} on the writer thread once {@code position} is stable (at once if it
+     * already is), or with the cause if the writer fails first. Never blocks.
+     */
+    public void onStable(long position, StableListener listener) {
+        if (stable >= position) {
+            listener.stable(position);
+            return;
+        }
+        listeners.add(new PendingListener(position, listener));
+        request(position);
+        IOException f = failure;
+        if (f != null || !writerThread.isAlive()) {
+            failListeners(f != null ? f : new IOException("log " + dir + " is closed"));
+        }
+    }
+
+    private void request(long position) {
+        requested.accumulateAndGet(position, Math::max);
+        LockSupport.unpark(writerThread);
+    }
+
+    /** Flushes everything appended, forces it, and releases the directory. */
+    @Override
+    public void close() throws IOException {
+        closing = true;
+        LockSupport.unpark(writerThread);
+        try {
+            writerThread.join(TimeUnit.SECONDS.toMillis(30));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            if (lock.isValid()) {
+                lock.release();
+            }
+        } finally {
+            lockChannel.close();
+        }
+        IOException f = failure;
+        if (f != null && !(f instanceof ClosedLogException)) {
+            throw new IOException("log " + dir + " closed after a failure: " + f.getMessage(), f);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Writer thread
+
+    private SingleChronicleQueue queue;
+    private ExcerptAppender appender;
+    private FileChannel segment;
+    private int segmentCycle;
+    private volatile int cycle;
+    private long bytesInSegment;
+    private byte[] scratch = new byte[1024];
+    private long lastForceAt;
+    private boolean markPending;
+
+    private void run() {
+        try {
+            openQueue();
+            loop();
+            failure = new ClosedLogException("log " + dir + " is closed");
+        } catch (Throwable t) {
+            IOException f = t instanceof IOException io ? io
+                    : new IOException("log writer failed: " + t, t);
+            failure = f;
+        } finally {
+            failListeners(failure);
+            wakeSleepers();
+            closeQueue();
+        }
+    }
+
+    private void openQueue() throws IOException {
+        SingleChronicleQueue probe = SingleChronicleQueueBuilder.binary(dir).rollCycle(ROLL_CYCLE)
+                .blockSize(options.blockSize).syncMode(SyncMode.NONE).timeoutMS(2_000)
+                .timeProvider(() -> (long) cycle * ROLL_CYCLE.lengthInMillis())
+                .build();
+        queue = probe;
+        // Never append to a segment an earlier session wrote: start the next cycle.
+        int last = queue.lastCycle();
+        int first = 1;
+        cycle = Math.max(first, last == Integer.MIN_VALUE || last < 0 ? first : last + 1);
+        appender = queue.createAppender();
+        LogDirectory.restrictFile(dir.resolve("metadata.cq4t"));
+        try (FileChannel meta = FileChannel.open(dir.resolve("metadata.cq4t"), StandardOpenOption.WRITE)) {
+            meta.force(true);
+        } catch (java.nio.file.NoSuchFileException ignored) {
+            // older layouts keep no metadata file
+        }
+    }
+
+    private void loop() throws IOException {
+        long next = 0;
+        long idleSince = System.nanoTime();
+        int idleSpins = 0;
+        while (true) {
+            int n = drain(next);
+            long now = System.nanoTime();
+            if (n > 0) {
+                next += n;
+                consumed = next;
+                idleSpins = 0;
+                idleSince = now;
+            }
+            boolean wanted = requested.get() > stable || !listeners.isEmpty();
+            if (written > stable && (wanted || now - lastForceAt > options.periodicForceNanos || closing)) {
+                force();
+                continue;
+            }
+            if (n > 0) {
+                continue;
+            }
+            // On close, stop once every claimed slot was written — or once nothing arrived for a
+            // second (a producer that claimed a slot and then gave up leaves a hole forever).
+            if (closing && (next == claim.get() && drainSettled(next) || now - idleSince > 1_000_000_000L)) {
+                if (markPending) {
+                    forceFile();
+                    markPending = false;
+                }
+                return;
+            }
+            if (markPending && now - idleSince > options.idleForceNanos) {
+                // Make the last stable mark durable while nothing else happens.
+                forceFile();
+                markPending = false;
+            }
+            if (++idleSpins < 200) {
+                Thread.onSpinWait();
+            } else {
+                LockSupport.parkNanos(this, idleSpins < 2000 ? 10_000 : 1_000_000);
+            }
+        }
+    }
+
+    /** True when no producer that claimed below {@code next} is still filling its slot. */
+    private boolean drainSettled(long next) {
+        return (long) LONGS.getAcquire(published, (int) (next & mask)) != next;
+    }
+
+    /** Writes the published records starting at sequence {@code next} as one document; returns how many. */
+    private int drain(long next) throws IOException {
+        int n = 0;
+        int bytes = 0;
+        while (n < capacity && bytes < options.maxBatchBytes) {
+            long s = next + n;
+            if ((long) LONGS.getAcquire(published, (int) (s & mask)) != s) {
+                break;
+            }
+            bytes += RecordDescriptor.OVERHEAD + lengths[(int) (s & mask)];
+            n++;
+        }
+        if (n == 0) {
+            return 0;
+        }
+        if (bytes > scratch.length) {
+            scratch = new byte[Math.max(bytes, scratch.length * 2)];
+        }
+        int at = 0;
+        boolean stall = false;
+        for (int k = 0; k < n; k++) {
+            long s = next + k;
+            int i = (int) (s & mask);
+            int len = lengths[i];
+            byte[] src;
+            int srcOff;
+            if (len <= options.inlineBytes) {
+                src = arena;
+                srcOff = i * options.inlineBytes;
+            } else {
+                src = big[i];
+                srcOff = 0;
+                big[i] = null;
+            }
+            at += RecordDescriptor.encode(scratch, at, types[i], 0, epoch, base + s, threads[i], threadSeqs[i],
+                    src, srcOff, len);
+            stall |= base + s == options.stallAtPosition;
+        }
+        if (bytesInSegment > options.segmentBytes) {
+            // Chronicle rolls to a new file at the next write once the time provider moves on.
+            cycle = cycle + 1;
+            bytesInSegment = 0;
+        }
+        try (DocumentContext dc = appender.writingDocument()) {
+            Bytes<?> out = dc.wire().bytes();
+            out.write(scratch, 0, at);
+            if (stall) {
+                stallForever();
+            }
+        }
+        bytesInSegment += at + 4;
+        written = base + next + n - 1;
+        if (segment == null || appender.cycle() != segmentCycle) {
+            switchSegment();
+        }
+        return n;
+    }
+
+    private void stallForever() {
+        System.err.println("revenant-test: writer stalled inside an unfinished document (test hook)");
+        while (true) {
+            LockSupport.park(this);
+        }
+    }
+
+    /** The appender moved to a new file: make the old one and the new name durable first. */
+    private void switchSegment() throws IOException {
+        if (segment != null) {
+            if (options.force) {
+                segment.force(false);
+            }
+            segment.close();
+        }
+        Path file = appender.currentFile().toPath();
+        LogDirectory.restrictFile(file);
+        segment = FileChannel.open(file, StandardOpenOption.WRITE);
+        segmentCycle = appender.cycle();
+        if (options.force) {
+            LogDirectory.fsyncDirectory(dir);
+        }
+    }
+
+    private void force() throws IOException {
+        long target = written;
+        forceFile();
+        stable = target;
+        // The mark becomes durable with the next force, or the idle force.
+        writeStableMark(target);
+        markPending = true;
+        completeWaiters();
+    }
+
+    private void forceFile() throws IOException {
+        long t0 = System.nanoTime();
+        if (options.force) {
+            segment.force(false);
+        }
+        long t1 = System.nanoTime();
+        lastForceAt = t1;
+        forces.incrementAndGet();
+        forceNanosTotal.addAndGet(t1 - t0);
+    }
+
+    private void writeStableMark(long position) {
+        try (DocumentContext dc = appender.writingDocument(true)) {
+            Bytes<?> out = dc.wire().bytes();
+            out.writeInt(SegmentScanner.STABLE_MARK_MAGIC);
+            out.writeLong(position);
+            out.writeInt(SegmentScanner.stableMarkCheck(position));
+        }
+    }
+
+    private void completeWaiters() {
+        long s = stable;
+        for (Iterator<PendingListener> it = listeners.iterator(); it.hasNext(); ) {
+            PendingListener p = it.next();
+            if (p.position <= s) {
+                it.remove();
+                try {
+                    p.listener.stable(p.position);
+                } catch (Throwable t) {
+                    // A listener's bug must not stop the log.
+                }
+            }
+        }
+        wakeSleepers();
+    }
+
+    private void wakeSleepers() {
+        for (Thread t : sleepers) {
+            LockSupport.unpark(t);
+        }
+    }
+
+    private void failListeners(IOException cause) {
+        for (Iterator<PendingListener> it = listeners.iterator(); it.hasNext(); ) {
+            PendingListener p = it.next();
+            it.remove();
+            try {
+                p.listener.failed(p.position, cause);
+            } catch (Throwable ignored) {
+                // keep failing the others
+            }
+        }
+    }
+
+    private void closeQueue() {
+        try {
+            if (segment != null) {
+                segment.close();
+            }
+        } catch (IOException ignored) {
+            // closing after the last force; nothing more to lose
+        }
+        try {
+            if (appender != null) {
+                appender.close();
+            }
+            if (queue != null) {
+                queue.close();
+            }
+        } catch (Throwable ignored) {
+            // Chronicle's close must not hide the real outcome
+        }
+    }
+
+    /** Latched when the writer closes normally, so later calls say "closed", not "failed". */
+    static final class ClosedLogException extends IOException {
+        ClosedLogException(String m) {
+            super(m);
+        }
+    }
+
+    /** A counter on its own cache lines: producers hammer it, the writer reads its neighbours. */
+    static final class PaddedCounter {
+        @SuppressWarnings("unused")
+        private long p1, p2, p3, p4, p5, p6, p7;
+        private final AtomicLong value = new AtomicLong();
+        @SuppressWarnings("unused")
+        private long q1, q2, q3, q4, q5, q6, q7;
+
+        long getAndIncrement() {
+            return value.getAndIncrement();
+        }
+
+        long get() {
+            return value.get();
+        }
+    }
+
+    static {
+        // Little-endian framing is assumed by RecordDescriptor; Chronicle writes native order.
+        if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+            throw new ExceptionInInitializerError("Revenant's log needs a little-endian machine");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package dev.revenant.log;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LogWriterTest {
+    @TempDir
+    Path tmp;
+
+    private static byte[] payload(long thread, long seq) {
+        return ByteBuffer.allocate(24).putLong(thread).putLong(seq).putLong(thread * 31 + seq).array();
+    }
+
+    @Test
+    void recordsFromManyThreadsComeBackDenseInPerThreadOrder() throws Exception {
+        Path dir = tmp.resolve("log");
+        int threads = 4;
+        int perThread = 20_000;
+        try (LogWriter w = LogWriter.open(dir, new LogWriter.Options().segmentBytes(1 << 20).blockSize(1 << 20))) {
+            List<Thread> ts = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                long tid = t + 1;
+                Thread th = new Thread(() -> {
+                    for (int i = 0; i < perThread; i++) {
+                        long p = w.append(RecordTypes.NOTE, tid, i, payload(tid, i));
+                        assertThat(p).isPositive();
+                        if (i % 1000 == 0) {
+                            try {
+                                w.awaitStable(p);
+                            } catch (Exception e) {
+                                throw new AssertionError(e);
+                            }
+                            assertThat(w.stablePosition()).isGreaterThanOrEqualTo(p);
+                        }
+                    }
+                });
+                ts.add(th);
+                th.start();
+            }
+            for (Thread th : ts) {
+                th.join();
+            }
+        }
+        assertThat(Segments.list(dir)).hasSizeGreaterThan(1);
+        Map<Long, Long> nextSeq = new HashMap<>();
+        long expected = 0;
+        try (LogReader r = LogReader.open(dir, LogReader.Mode.STRICT)) {
+            LogRecord rec;
+            while ((rec = r.next()) != null) {
+                assertThat(rec.position()).isEqualTo(expected++);
+                if (rec.type() == RecordTypes.NOTE) {
+                    long want = nextSeq.getOrDefault(rec.thread(), 0L);
+                    assertThat(rec.threadSeq()).isEqualTo(want);
+                    assertThat(rec.payload()).isEqualTo(payload(rec.thread(), want));
+                    nextSeq.put(rec.thread(), want + 1);
+                } else {
+                    assertThat(rec.type()).isEqualTo(RecordTypes.HEADER);
+                }
+            }
+            assertThat(r.issues()).isEmpty();
+            assertThat(r.stableWatermark()).isEqualTo(expected - 1);
+        }
+        assertThat(expected).isEqualTo(1 + threads * perThread);
+        assertThat(nextSeq.values()).containsOnly((long) perThread);
+    }
+
+    @Test
+    void secondSessionContinuesPositionsAndEpoch() throws Exception {
+        Path dir = tmp.resolve("log");
+        try (LogWriter w = LogWriter.open(dir)) {
+            assertThat(w.epoch()).isZero();
+            w.append(RecordTypes.NOTE, 1, 0, new byte[] {1});
+        }
+        try (LogWriter w = LogWriter.open(dir)) {
+            assertThat(w.epoch()).isEqualTo(1);
+            assertThat(w.sessionStart()).isEqualTo(2);
+            long p = w.append(RecordTypes.NOTE, 1, 1, new byte[] {2});
+            assertThat(p).isEqualTo(3);
+            w.awaitStable(p);
+        }
+        List<LogRecord> all = new ArrayList<>();
+        try (LogReader r = LogReader.open(dir, LogReader.Mode.STRICT)) {
+            for (LogRecord rec; (rec = r.next()) != null; ) {
+                all.add(rec);
+            }
+        }
+        assertThat(all).extracting(LogRecord::position).containsExactly(0L, 1L, 2L, 3L);
+        assertThat(all).extracting(LogRecord::epoch).containsExactly(0, 0, 1, 1);
+        LogHeader h = LogHeader.decode(all.get(2).payload());
+        assertThat(h.previousEnd()).isEqualTo(1);
+    }
+
+    @Test
+    void secondWriterInSameProcessIsRefused() throws Exception {
+        Path dir = tmp.resolve("log");
+        try (LogWriter w = LogWriter.open(dir)) {
+            assertThatThrownBy(() -> LogWriter.open(dir)).isInstanceOf(LogWriterException.class)
+                    .hasMessageContaining("already being written");
+        }
+    }
+
+    @Test
+    void listenerFiresAfterStable() throws Exception {
+        Path dir = tmp.resolve("log");
+        AtomicLong fired = new AtomicLong(-1);
+        try (LogWriter w = LogWriter.open(dir)) {
+            long p = w.append(RecordTypes.NOTE, 1, 0, new byte[10]);
+            java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+            w.onStable(p, pos -> {
+                fired.set(pos);
+                done.countDown();
+            });
+            assertThat(done.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(w.stablePosition()).isGreaterThanOrEqualTo(p);
+        }
+        assertThat(fired.get()).isPositive();
+    }
+}
