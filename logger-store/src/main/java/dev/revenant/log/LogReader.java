@@ -130,6 +130,7 @@ public final class LogReader implements AutoCloseable {
         while (!finished) {
             if (scanner == null && !openNextSegment()) {
                 finished = true;
+                checkPersistedWatermark();
                 return null;
             }
             SegmentScanner s = scanner;
@@ -205,6 +206,20 @@ public final class LogReader implements AutoCloseable {
             torn(s, at, dropped, what + " (" + dropped + " bytes dropped; never reported stable)");
         }
         closeSegment();
+    }
+
+    /**
+     * At the end: the writer persisted, beside the log, the highest position it reported stable.
+     * A log that ends below it lost records that someone was told were safe.
+     */
+    private void checkPersistedWatermark() throws IOException {
+        long persisted = StableWatermarkFile.read(dir);
+        maxStableMark = Math.max(maxStableMark, persisted);
+        if (persisted > lastPosition && !segments.isEmpty()) {
+            damage(lastPosition + 1, null, -1, "the log ends at position " + lastPosition + " but the writer had "
+                    + "reported positions up to " + persisted + " stable (" + StableWatermarkFile.FILE
+                    + "): records were lost or a segment was cut short");
+        }
     }
 
     private void damage(long position, SegmentScanner s, long offset, String message) throws LogCorruptException {

@@ -168,6 +168,8 @@ public final class LogWriter implements AutoCloseable {
     private final ConcurrentLinkedQueue<Thread> sleepers = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<PendingListener> listeners = new ConcurrentLinkedQueue<>();
     private final Thread writerThread;
+    private final Thread watermarkThread;
+    private StableWatermarkFile watermarkFile;
     private final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
 
     // Statistics for tools.
@@ -199,6 +201,8 @@ public final class LogWriter implements AutoCloseable {
         this.stable = base - 1;
         this.writerThread = new Thread(this::run, "revenant-log-writer");
         this.writerThread.setDaemon(true);
+        this.watermarkThread = new Thread(this::persistWatermarks, "revenant-log-watermark");
+        this.watermarkThread.setDaemon(true);
     }
 
     /** Opens a log directory for appending with default options. */
@@ -309,7 +313,9 @@ public final class LogWriter implements AutoCloseable {
     }
 
     private void start() throws IOException {
+        watermarkFile = StableWatermarkFile.open(dir);
         writerThread.start();
+        watermarkThread.start();
         long pos = append(RecordTypes.HEADER, 0, 0, header.encode());
         try {
             if (!awaitStable(pos, 60, TimeUnit.SECONDS)) {
@@ -489,6 +495,8 @@ public final class LogWriter implements AutoCloseable {
         LockSupport.unpark(writerThread);
         try {
             writerThread.join(TimeUnit.SECONDS.toMillis(30));
+            LockSupport.unpark(watermarkThread);
+            watermarkThread.join(TimeUnit.SECONDS.toMillis(30));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -502,6 +510,28 @@ public final class LogWriter implements AutoCloseable {
         IOException f = failure;
         if (f != null && !(f instanceof ClosedLogException)) {
             throw new IOException("log " + dir + " closed after a failure: " + f.getMessage(), f);
+        }
+    }
+
+    /**
+     * Background thread: copies the stable watermark to {@link StableWatermarkFile} every 50 ms
+     * when it moved, and once more after the writer stopped. Kept off the writer thread so that
+     * its extra fsync never delays a group commit.
+     */
+    private void persistWatermarks() {
+        try (StableWatermarkFile f = watermarkFile) {
+            while (writerThread.isAlive()) {
+                LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(50));
+                if (failure == null) {
+                    f.persist(stable, options.force);
+                }
+            }
+            if (!(failure != null && !(failure instanceof ClosedLogException))) {
+                f.persist(stable, options.force);
+            }
+        } catch (IOException | RuntimeException e) {
+            // The log itself stays correct; only damage detection below this point weakens.
+            System.err.println("revenant: cannot persist the stable watermark in " + dir + ": " + e);
         }
     }
 

@@ -126,4 +126,17 @@ class LogWriterTest {
         }
         assertThat(fired.get()).isPositive();
     }
+
+    @Test
+    void cleanCloseLeavesTheWatermarkBesideTheLog() throws Exception {
+        Path dir = tmp.resolve("log");
+        long last;
+        try (LogWriter w = LogWriter.open(dir)) {
+            last = -1;
+            for (int i = 0; i < 100; i++) {
+                last = w.append(RecordTypes.NOTE, 1, i, new byte[8]);
+            }
+        }
+        assertThat(StableWatermarkFile.read(dir)).isEqualTo(last);
+    }
 }

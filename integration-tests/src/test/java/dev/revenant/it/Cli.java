@@ -1,0 +1,31 @@
+package dev.revenant.it;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** Runs the real CLI: {@code java -jar agent/target/revenant-agent.jar ...}. */
+final class Cli {
+    record Result(int exit, String out, String err) {}
+
+    static Path agentJar() {
+        Path module = Path.of(System.getProperty("revenant.it.moduleDir", System.getProperty("user.dir")));
+        Path jar = module.resolve("../agent/target/revenant-agent.jar").normalize();
+        if (!Files.isRegularFile(jar)) {
+            throw new AssertionError("the shaded agent jar is missing at " + jar + ": run `mvn -B package` first");
+        }
+        return jar;
+    }
+
+    static Result run(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(JavaProcess.javaBin(), "-jar", agentJar().toString()));
+        cmd.addAll(List.of(args));
+        try (JavaProcess p = JavaProcess.start(Map.of("REVENANT_NO_PROGRESS", "1"), cmd)) {
+            int exit = p.waitForExit(120);
+            Thread.sleep(50);
+            return new Result(exit, String.join("\n", p.lines), String.join("\n", p.errLines));
+        }
+    }
+}

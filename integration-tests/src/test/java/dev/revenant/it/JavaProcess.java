@@ -1,0 +1,146 @@
+package dev.revenant.it;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+/**
+ * A child JVM started with the test class path, whose output lines the test can wait on (with a
+ * time limit, never a blind sleep).
+ */
+final class JavaProcess implements AutoCloseable {
+    static final List<String> CHRONICLE_FLAGS = List.of(
+            "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED", "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+            "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED", "--add-opens=java.base/java.nio=ALL-UNNAMED",
+            "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
+            "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED", "-Dchronicle.analytics.disable=true");
+
+    final Process process;
+    final List<String> lines = new CopyOnWriteArrayList<>();
+    final List<String> errLines = new CopyOnWriteArrayList<>();
+
+    private JavaProcess(Process p) {
+        this.process = p;
+        pump(new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)), lines);
+        pump(new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8)), errLines);
+    }
+
+    static String javaBin() {
+        return ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString());
+    }
+
+    /** Starts {@code mainClass} with the test class path and the flags Chronicle needs. */
+    static JavaProcess start(Map<String, String> env, Class<?> mainClass, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(javaBin());
+        cmd.addAll(CHRONICLE_FLAGS);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(mainClass.getName());
+        cmd.addAll(List.of(args));
+        return start(env, cmd);
+    }
+
+    static JavaProcess start(Map<String, String> env, List<String> cmd) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().putAll(env);
+        return new JavaProcess(pb.start());
+    }
+
+    private static void pump(BufferedReader r, List<String> into) {
+        Thread t = new Thread(() -> {
+            try {
+                for (String line; (line = r.readLine()) != null; ) {
+                    into.add(line);
+                }
+            } catch (IOException ignored) {
+                // the process died; what we read stays
+            }
+        }, "pump");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** Waits until a line matches, or fails with what the process printed. */
+    String await(Predicate<String> p, long timeoutSeconds) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+        while (System.nanoTime() < deadline) {
+            for (String l : lines) {
+                if (p.test(l)) {
+                    return l;
+                }
+            }
+            if (!process.isAlive() && lines.stream().noneMatch(p)) {
+                Thread.sleep(50); // let the pumps drain
+                for (String l : lines) {
+                    if (p.test(l)) {
+                        return l;
+                    }
+                }
+                throw new AssertionError("process exited " + process.exitValue() + " before the expected line; stdout="
+                        + lines + " stderr=" + errLines);
+            }
+            Thread.sleep(10);
+        }
+        throw new AssertionError("timed out after " + timeoutSeconds + " s; stdout=" + tail(lines) + " stderr="
+                + tail(errLines));
+    }
+
+    /** Waits until a stderr line matches. */
+    String awaitErr(Predicate<String> p, long timeoutSeconds) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+        while (System.nanoTime() < deadline) {
+            for (String l : errLines) {
+                if (p.test(l)) {
+                    return l;
+                }
+            }
+            if (!process.isAlive()) {
+                break;
+            }
+            Thread.sleep(10);
+        }
+        throw new AssertionError("no such stderr line within " + timeoutSeconds + " s; stderr=" + tail(errLines));
+    }
+
+    long count(Predicate<String> p) {
+        return lines.stream().filter(p).count();
+    }
+
+    /** SIGKILL, then wait for the process to be gone. */
+    void kill9() throws InterruptedException {
+        process.destroyForcibly();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            throw new AssertionError("process did not die after SIGKILL");
+        }
+    }
+
+    int waitForExit(long seconds) throws InterruptedException {
+        if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError("process did not exit within " + seconds + " s; stdout=" + tail(lines)
+                    + " stderr=" + tail(errLines));
+        }
+        return process.exitValue();
+    }
+
+    private static List<String> tail(List<String> l) {
+        return l.size() > 20 ? l.subList(l.size() - 20, l.size()) : l;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        if (process.isAlive()) {
+            kill9();
+        }
+    }
+}
