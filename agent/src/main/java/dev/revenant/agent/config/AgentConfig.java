@@ -1,0 +1,89 @@
+package dev.revenant.agent.config;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The agent's settings. Each key is read, weakest first, from its built-in default, the
+ * environment variable {@code REVENANT_<KEY>}, the system property {@code revenant.<key>}, and the
+ * {@code -javaagent:...=key=value,key=value} arguments. Unknown keys and bad values are errors
+ * ({@link ConfigException}, one line) so a typo never silently changes what is recorded.
+ *
+ * <p>Keys of this first version: {@code log}, {@code strict}, {@code commit}, {@code exclude},
+ * {@code role}. The README's configuration table lists them.
+ */
+public record AgentConfig(Path log, boolean strict, String commit, List<String> exclude, String role) {
+
+    /** Every key with its default; the order is the README's. */
+    public static final Map<String, String> DEFAULTS;
+
+    static {
+        Map<String, String> d = new LinkedHashMap<>();
+        d.put("log", "./revenant-log");
+        d.put("strict", "true");
+        d.put("commit", "pessimistic");
+        d.put("exclude", "");
+        d.put("role", "record");
+        DEFAULTS = java.util.Collections.unmodifiableMap(d);
+    }
+
+    public static AgentConfig parse(String agentArgs, Map<String, String> env, java.util.Properties sys) {
+        Map<String, String> v = new LinkedHashMap<>(DEFAULTS);
+        for (String key : DEFAULTS.keySet()) {
+            String e = env.get("REVENANT_" + key.toUpperCase(Locale.ROOT));
+            if (e != null) {
+                v.put(key, e);
+            }
+            String p = sys.getProperty("revenant." + key);
+            if (p != null) {
+                v.put(key, p);
+            }
+        }
+        if (agentArgs != null && !agentArgs.isBlank()) {
+            for (String item : agentArgs.split(",")) {
+                String it = item.trim();
+                if (it.isEmpty() || it.equals("selftest")) {
+                    continue;
+                }
+                int eq = it.indexOf('=');
+                if (eq <= 0) {
+                    throw new ConfigException("agent argument '" + it + "' is not key=value (keys: "
+                            + String.join(", ", DEFAULTS.keySet()) + ")");
+                }
+                String key = it.substring(0, eq).trim();
+                if (!DEFAULTS.containsKey(key)) {
+                    throw new ConfigException("unknown agent key '" + key + "' (known: "
+                            + String.join(", ", DEFAULTS.keySet()) + ")");
+                }
+                v.put(key, it.substring(eq + 1).trim());
+            }
+        }
+        String strict = v.get("strict").toLowerCase(Locale.ROOT);
+        if (!strict.equals("true") && !strict.equals("false")) {
+            throw new ConfigException("strict=" + v.get("strict") + ": expected true or false");
+        }
+        String commit = v.get("commit");
+        if (!commit.equals("pessimistic") && !commit.equals("none")) {
+            throw new ConfigException("commit=" + commit + ": expected pessimistic or none");
+        }
+        String role = v.get("role");
+        if (!List.of("record", "replay", "recover").contains(role)) {
+            throw new ConfigException("role=" + role + ": expected record, replay or recover");
+        }
+        if (v.get("log").isBlank()) {
+            throw new ConfigException("log= is empty: name the log directory");
+        }
+        List<String> exclude = v.get("exclude").isBlank() ? List.of() : List.of(v.get("exclude").split(";"));
+        return new AgentConfig(Path.of(v.get("log")), strict.equals("true"), commit, exclude, role);
+    }
+
+    /** A bad setting; the message is the one line the user sees. */
+    public static final class ConfigException extends IllegalArgumentException {
+        public ConfigException(String m) {
+            super(m);
+        }
+    }
+}
