@@ -1,0 +1,66 @@
+package dev.revenant.agent.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+
+import org.junit.jupiter.api.Test;
+
+class AgentConfigTest {
+    static Properties props(String... kv) {
+        Properties p = new Properties();
+        for (int i = 0; i < kv.length; i += 2) {
+            p.setProperty(kv[i], kv[i + 1]);
+        }
+        return p;
+    }
+
+    @Test
+    void defaults() {
+        AgentConfig c = AgentConfig.parse(null, Map.of(), new Properties());
+        assertThat(c.log()).isEqualTo(Path.of("./revenant-log"));
+        assertThat(c.strict()).isTrue();
+        assertThat(c.commit()).isEqualTo("pessimistic");
+        assertThat(c.exclude()).isEmpty();
+        assertThat(c.role()).isEqualTo("record");
+    }
+
+    @Test
+    void precedenceIsDefaultThenEnvThenPropertyThenAgentArgs() {
+        Map<String, String> env = Map.of("REVENANT_LOG", "/env", "REVENANT_COMMIT", "none", "REVENANT_STRICT", "false");
+        Properties sys = props("revenant.log", "/prop", "revenant.commit", "pessimistic");
+        AgentConfig c = AgentConfig.parse("log=/arg", env, sys);
+        assertThat(c.log()).isEqualTo(Path.of("/arg"));
+        assertThat(c.commit()).isEqualTo("pessimistic");
+        assertThat(c.strict()).isFalse();
+        assertThat(AgentConfig.parse(null, env, sys).log()).isEqualTo(Path.of("/prop"));
+        assertThat(AgentConfig.parse(null, env, new Properties()).log()).isEqualTo(Path.of("/env"));
+    }
+
+    @Test
+    void listsUseSemicolons() {
+        AgentConfig c = AgentConfig.parse("exclude=com.acme.gen.;org.lib.,role=replay", Map.of(), new Properties());
+        assertThat(c.exclude()).isEqualTo(List.of("com.acme.gen.", "org.lib."));
+        assertThat(c.role()).isEqualTo("replay");
+    }
+
+    @Test
+    void unknownKeysAndBadValuesAreOneLineErrors() {
+        assertThatThrownBy(() -> AgentConfig.parse("lgo=/x", Map.of(), new Properties()))
+                .hasMessage("unknown agent key 'lgo' (known: log, strict, commit, exclude, role)");
+        assertThatThrownBy(() -> AgentConfig.parse("strict=maybe", Map.of(), new Properties()))
+                .hasMessageContaining("expected true or false");
+        assertThatThrownBy(() -> AgentConfig.parse("commit=eventually", Map.of(), new Properties()))
+                .hasMessageContaining("expected pessimistic or none");
+        assertThatThrownBy(() -> AgentConfig.parse("role=primary", Map.of(), new Properties()))
+                .hasMessageContaining("expected record, replay or recover");
+        assertThatThrownBy(() -> AgentConfig.parse("justaword", Map.of(), new Properties()))
+                .hasMessageContaining("is not key=value");
+        assertThatThrownBy(() -> AgentConfig.parse("log=", Map.of(), new Properties()))
+                .hasMessageContaining("log= is empty");
+    }
+}

@@ -1,0 +1,92 @@
+package dev.revenant.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The shaded agent on a real app (demo-apps' Greeter), with no JVM flags of the user's: it records,
+ * and refuses bad configuration with one line and exit code 2 — or, with strict=false, lets the
+ * app run unrecorded with a loud warning.
+ */
+class AgentStartupIT {
+    @TempDir
+    Path tmp;
+
+    static Path demoJar() {
+        Path module = Path.of(System.getProperty("revenant.it.moduleDir", System.getProperty("user.dir")));
+        return module.resolve("../demo-apps/target/demo-apps-0.1.0-SNAPSHOT.jar").normalize();
+    }
+
+    static JavaProcess greeter(String agentArgs) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(JavaProcess.javaBin(),
+                "-javaagent:" + Cli.agentJar() + (agentArgs == null ? "" : "=" + agentArgs),
+                "-cp", demoJar().toString(), "dev.revenant.demo.Greeter", "Ada"));
+        return JavaProcess.start(Map.of(), cmd);
+    }
+
+    @Test
+    void recordsTheSessionAndTheEnvironment() throws Exception {
+        Path log = tmp.resolve("log");
+        try (JavaProcess p = greeter("log=" + log)) {
+            assertThat(p.waitForExit(120)).as(String.join("\n", p.errLines)).isZero();
+            assertThat(p.lines).anyMatch(l -> l.startsWith("hello, Ada"));
+            assertThat(p.errLines).noneMatch(l -> l.contains("SLF4J"));
+        }
+        Cli.Result r = Cli.run("inspect", "--log", log.toString(), "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).contains("\"mainClass\":\"dev.revenant.demo.Greeter\"").contains("\"ENVIRONMENT\":1")
+                .contains("\"HEADER\":1");
+    }
+
+    @Test
+    void unknownKeyStopsStartUpWithOneLine() throws Exception {
+        try (JavaProcess p = greeter("lgo=/tmp/x")) {
+            assertThat(p.waitForExit(120)).isEqualTo(2);
+            assertThat(p.lines).noneMatch(l -> l.startsWith("hello"));
+            assertThat(p.errLines).containsExactly(
+                    "revenant: agent start-up failed: unknown agent key 'lgo' (known: log, strict, commit, exclude, role)");
+        }
+    }
+
+    @Test
+    void unusableLogDirectoryStopsStartUp() throws Exception {
+        Path file = Files.writeString(tmp.resolve("a-file"), "not a directory");
+        try (JavaProcess p = greeter("log=" + file)) {
+            assertThat(p.waitForExit(120)).isEqualTo(2);
+            assertThat(p.errLines).hasSize(1);
+            assertThat(p.errLines.get(0)).startsWith("revenant: agent start-up failed:").contains("not a directory");
+        }
+    }
+
+    @Test
+    void strictFalseRunsTheAppUnrecordedAndSaysSo() throws Exception {
+        Path file = Files.writeString(tmp.resolve("a-file"), "not a directory");
+        try (JavaProcess p = greeter("strict=false,log=" + file)) {
+            assertThat(p.waitForExit(120)).isZero();
+            assertThat(p.lines).anyMatch(l -> l.startsWith("hello, Ada"));
+            assertThat(p.errLines).anyMatch(l -> l.contains("WARNING") && l.contains("running WITHOUT recording"));
+        }
+    }
+
+    @Test
+    void secondProcessOnTheSameLogIsRefused() throws Exception {
+        Path log = tmp.resolve("shared");
+        Files.createDirectories(log);
+        try (JavaProcess holder = JavaProcess.start(Map.of(), StressWriter.class, log.toString(), "1", "every=1000")) {
+            holder.await(l -> l.startsWith("READY"), 60);
+            try (JavaProcess p = greeter("log=" + log)) {
+                assertThat(p.waitForExit(120)).isEqualTo(2);
+                assertThat(p.errLines.get(0)).contains("already being written by another writer (pid "
+                        + holder.process.pid() + ")");
+            }
+        }
+    }
+}
