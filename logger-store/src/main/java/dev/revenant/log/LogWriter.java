@@ -72,7 +72,7 @@ public final class LogWriter implements AutoCloseable {
         AppFingerprint fingerprint = new AppFingerprint("?", "?", System.getProperty("java.vm.version"), "?");
         int epoch = -1;
         long segmentBytes = 64L << 20;
-        long blockSize = 16L << 20;
+        long blockSize = 64L << 20;
         int ringCapacity = 1 << 16;
         int inlineBytes = 128;
         int maxBatchBytes = 256 << 10;
@@ -148,6 +148,8 @@ public final class LogWriter implements AutoCloseable {
     // Ring.
     private final int capacity;
     private final int mask;
+    private final int maxDocumentBytes;
+    private final int maxBatchBytes;
     private final long[] published;
     private final int[] types;
     private final long[] threads;
@@ -188,6 +190,9 @@ public final class LogWriter implements AutoCloseable {
         this.base = base;
         this.header = header;
         this.capacity = options.ringCapacity;
+        this.maxDocumentBytes = (int) Math.min(RecordDescriptor.MAX_PAYLOAD,
+                Math.max(options.blockSize, 1L << 20) / 4 - 64);
+        this.maxBatchBytes = Math.min(options.maxBatchBytes, maxDocumentBytes);
         this.mask = capacity - 1;
         this.published = new long[capacity];
         java.util.Arrays.fill(published, -1L);
@@ -355,6 +360,14 @@ public final class LogWriter implements AutoCloseable {
         return written;
     }
 
+    /**
+     * Largest payload one record may carry: Chronicle limits one document to a quarter of its
+     * mapping block (and at least 1 MiB blocks), and a record never spans documents.
+     */
+    public int maxPayload() {
+        return maxDocumentBytes - RecordDescriptor.OVERHEAD;
+    }
+
     /** Highest position handed out by {@link #append}. */
     public long appendedPosition() {
         return base + claim.get() - 1;
@@ -379,11 +392,11 @@ public final class LogWriter implements AutoCloseable {
 
     /**
      * Appends a record; returns its position, or -1 if the writer has failed or is closed (see
-     * {@link #failure()}). Does not wait for the disk; waits for room in the ring only while the
+     * {@link #failure()}) or the payload is larger than {@link #maxPayload()}. Does not wait for the disk; waits for room in the ring only while the
      * writer is alive.
      */
     public long append(int type, long thread, long threadSeq, byte[] payload, int off, int len) {
-        if (failure != null || closing || len > RecordDescriptor.MAX_PAYLOAD || len < 0) {
+        if (failure != null || closing || len > maxDocumentBytes - RecordDescriptor.OVERHEAD || len < 0) {
             return -1;
         }
         long s = claim.getAndIncrement();
@@ -635,12 +648,16 @@ public final class LogWriter implements AutoCloseable {
     private int drain(long next) throws IOException {
         int n = 0;
         int bytes = 0;
-        while (n < capacity && bytes < options.maxBatchBytes) {
+        while (n < capacity) {
             long s = next + n;
             if ((long) LONGS.getAcquire(published, (int) (s & mask)) != s) {
                 break;
             }
-            bytes += RecordDescriptor.OVERHEAD + lengths[(int) (s & mask)];
+            int size = RecordDescriptor.OVERHEAD + lengths[(int) (s & mask)];
+            if (n > 0 && bytes + size > maxBatchBytes) {
+                break;
+            }
+            bytes += size;
             n++;
         }
         if (n == 0) {

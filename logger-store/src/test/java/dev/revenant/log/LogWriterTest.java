@@ -139,4 +139,22 @@ class LogWriterTest {
         }
         assertThat(StableWatermarkFile.read(dir)).isEqualTo(last);
     }
+
+    @Test
+    void largePayloadsFitUpToTheLimitAndBeyondAreRefused() throws Exception {
+        Path dir = tmp.resolve("log");
+        try (LogWriter w = LogWriter.open(dir, new LogWriter.Options().blockSize(1 << 20))) {
+            byte[] big = new byte[w.maxPayload()];
+            java.util.Arrays.fill(big, (byte) 7);
+            long p = w.append(RecordTypes.NOTE, 1, 0, big);
+            assertThat(p).isPositive();
+            assertThat(w.append(RecordTypes.NOTE, 1, 1, new byte[w.maxPayload() + 1])).isEqualTo(-1);
+            assertThat(w.failure()).isNull();
+            w.awaitStable(p);
+        }
+        try (LogReader r = LogReader.open(dir, LogReader.Mode.STRICT)) {
+            r.skipTo(1);
+            assertThat(r.next().payload()).hasSize(256 * 1024 - 64 - RecordDescriptor.OVERHEAD);
+        }
+    }
 }
