@@ -47,6 +47,27 @@ class AgentStartupIT {
     }
 
     @Test
+    void writesNothingOutsideTheLogDirectory() throws Exception {
+        // jffi and JNA unpack native libraries into java.io.tmpdir and ~/.cache unless told
+        // otherwise; a directory's mtime changes on every create and delete inside it.
+        Path home = Files.createDirectories(tmp.resolve("home"));
+        Path temp = Files.createDirectories(tmp.resolve("temp"));
+        java.nio.file.attribute.FileTime old = java.nio.file.attribute.FileTime.fromMillis(946_684_800_000L);
+        Files.setLastModifiedTime(home, old);
+        Files.setLastModifiedTime(temp, old);
+        Path log = tmp.resolve("log");
+        List<String> cmd = new ArrayList<>(List.of(JavaProcess.javaBin(), "-Duser.home=" + home,
+                "-Djava.io.tmpdir=" + temp, "-javaagent:" + Cli.agentJar() + "=log=" + log,
+                "-cp", demoJar().toString(), "dev.revenant.demo.Greeter"));
+        try (JavaProcess p = JavaProcess.start(Map.of("HOME", home.toString()), cmd)) {
+            assertThat(p.waitForExit(120)).as(String.join("\n", p.errLines)).isZero();
+        }
+        assertThat(Files.getLastModifiedTime(home)).as("nothing created in the home directory").isEqualTo(old);
+        assertThat(Files.getLastModifiedTime(temp)).as("nothing created in java.io.tmpdir").isEqualTo(old);
+        assertThat(log.resolve("stable.watermark")).exists();
+    }
+
+    @Test
     void unknownKeyStopsStartUpWithOneLine() throws Exception {
         try (JavaProcess p = greeter("lgo=/tmp/x")) {
             assertThat(p.waitForExit(120)).isEqualTo(2);

@@ -164,6 +164,13 @@ public final class LogDirectory {
                 : new FileAttribute<?>[0];
     }
 
+    /** The {@code rwx------} attribute for creating private directories atomically with their mode. */
+    public static FileAttribute<?>[] privateDirectoryAttributes(Path where) {
+        return isPosix(where)
+                ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(DIRECTORY_PERMISSIONS)}
+                : new FileAttribute<?>[0];
+    }
+
     /** Whether the file system of {@code path} has POSIX permissions. */
     public static boolean isPosix(Path path) {
         return path.getFileSystem().supportedFileAttributeViews().contains("posix");

@@ -222,6 +222,7 @@ public final class LogWriter implements AutoCloseable {
     public static LogWriter open(Path dir, Options options) throws IOException {
         System.setProperty("chronicle.analytics.disable", "true");
         Path d = LogDirectory.prepareForWriting(dir);
+        keepNativeExtractionInside(d);
         Path lockPath = d.resolve(LOCK_FILE);
         FileChannel lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
@@ -281,6 +282,27 @@ public final class LogWriter implements AutoCloseable {
                 lockChannel.close();
             }
             throw e;
+        }
+    }
+
+    /**
+     * Chronicle loads jffi and JNA, which unpack a native library into {@code java.io.tmpdir} and
+     * {@code ~/.cache/JNA} (and delete it once loaded). Unless the user chose places for them, they
+     * unpack inside the log directory instead: the log writes nothing anywhere else.
+     */
+    private static void keepNativeExtractionInside(Path d) throws IOException {
+        if (System.getProperty("jffi.extract.dir") != null && System.getProperty("jna.tmpdir") != null) {
+            return;
+        }
+        Path nat = d.resolve(".native");
+        if (!Files.isDirectory(nat)) {
+            Files.createDirectories(nat, LogDirectory.privateDirectoryAttributes(nat));
+        }
+        if (System.getProperty("jffi.extract.dir") == null) {
+            System.setProperty("jffi.extract.dir", nat.toString());
+        }
+        if (System.getProperty("jna.tmpdir") == null) {
+            System.setProperty("jna.tmpdir", nat.toString());
         }
     }
 
