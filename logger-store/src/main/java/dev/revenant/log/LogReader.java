@@ -65,28 +65,10 @@ public final class LogReader implements AutoCloseable {
         }
         // Walk back over segments with no record in them (created just before a crash).
         int from = all.size() - 1;
-        while (from > 0 && !hasRecord(all.get(from))) {
+        while (from > 0 && SegmentScanner.firstRecord(all.get(from)) == null) {
             from--;
         }
         return new LogReader(dir, Mode.LENIENT, all.subList(from, all.size()), -1);
-    }
-
-    private static boolean hasRecord(Path segment) throws IOException {
-        try (SegmentScanner s = new SegmentScanner(segment)) {
-            for (int guard = 0; guard < 1_000_000; guard++) {
-                switch (s.peek()) {
-                    case RECORD:
-                        return true;
-                    case META:
-                    case STABLE_MARK:
-                        s.skip();
-                        break;
-                    default:
-                        return false;
-                }
-            }
-            return false;
-        }
     }
 
     public Path directory() {
@@ -281,21 +263,8 @@ public final class LogReader implements AutoCloseable {
     private LogRecord pending;
 
     static long firstPositionOf(Path segment) throws IOException {
-        try (SegmentScanner s = new SegmentScanner(segment)) {
-            for (int guard = 0; guard < 1_000_000; guard++) {
-                switch (s.peek()) {
-                    case RECORD:
-                        return s.record().position();
-                    case META:
-                    case STABLE_MARK:
-                        s.skip();
-                        break;
-                    default:
-                        return -1;
-                }
-            }
-        }
-        return -1;
+        LogRecord r = SegmentScanner.firstRecord(segment);
+        return r == null ? -1 : r.position();
     }
 
     @Override

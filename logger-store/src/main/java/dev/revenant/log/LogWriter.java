@@ -321,19 +321,9 @@ public final class LogWriter implements AutoCloseable {
     private static int lastEpoch(Path d) throws IOException {
         java.util.List<Path> segs = Segments.list(d);
         for (int i = segs.size() - 1; i >= 0; i--) {
-            try (SegmentScanner s = new SegmentScanner(segs.get(i))) {
-                int guard = 0;
-                while (guard++ < 1_000_000) {
-                    SegmentScanner.Kind k = s.peek();
-                    if (k == SegmentScanner.Kind.META || k == SegmentScanner.Kind.STABLE_MARK) {
-                        s.skip();
-                        continue;
-                    }
-                    if (k == SegmentScanner.Kind.RECORD && s.record().type() == RecordTypes.HEADER) {
-                        return s.record().epoch();
-                    }
-                    break;
-                }
+            LogRecord first = SegmentScanner.firstRecord(segs.get(i));
+            if (first != null && first.type() == RecordTypes.HEADER) {
+                return first.epoch();
             }
         }
         return -1;

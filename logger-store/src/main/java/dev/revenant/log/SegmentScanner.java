@@ -235,6 +235,25 @@ final class SegmentScanner implements AutoCloseable {
         return end;
     }
 
+    /**
+     * The first record of a segment file, skipping Chronicle's metadata; null if the segment
+     * holds none (or starts damaged).
+     */
+    static LogRecord firstRecord(Path segment) throws IOException {
+        try (SegmentScanner s = new SegmentScanner(segment)) {
+            while (true) {
+                Kind k = s.peek();
+                if (k == Kind.RECORD) {
+                    return s.record();
+                }
+                if (k != Kind.META && k != Kind.STABLE_MARK) {
+                    return null;
+                }
+                s.skip(); // moves forward by at least 4 bytes, so this ends within the file
+            }
+        }
+    }
+
     /** Continues at a document header found by {@link #resync}. */
     void seek(int newOffset) {
         offset = newOffset;

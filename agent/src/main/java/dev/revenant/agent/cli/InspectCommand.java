@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import dev.revenant.log.LogDirectoryException;
 import dev.revenant.log.LogHeader;
 import dev.revenant.log.LogIssue;
 import dev.revenant.log.LogRecord;
@@ -58,7 +57,6 @@ public final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
         List<Integer> typeCodes = new ArrayList<>();
         for (String t : types) {
             int c = RecordTypes.code(t);
@@ -72,23 +70,15 @@ public final class InspectCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--from " + from + " is after --to " + to);
         }
         List<String> lines = new ArrayList<>();
-        LogVerifier.Report report;
-        Progress progress = new Progress(err, "inspect");
-        long[] n = {0};
-        try {
-            report = LogVerifier.verify(log.log, r -> {
-                progress.update(++n[0]);
-                if (!noRecords && r.position() >= from && r.position() <= to
-                        && (typeCodes.isEmpty() || typeCodes.contains(r.type()))
-                        && (threads.isEmpty() || threads.contains(r.thread()))) {
-                    lines.add(json ? recordJson(r) : recordLine(r));
-                }
-            });
-        } catch (LogDirectoryException e) {
-            err.println("revenant inspect: " + e.getMessage());
+        LogVerifier.Report report = VerifyCommand.read(spec, log, "inspect", r -> {
+            if (!noRecords && r.position() >= from && r.position() <= to
+                    && (typeCodes.isEmpty() || typeCodes.contains(r.type()))
+                    && (threads.isEmpty() || threads.contains(r.thread()))) {
+                lines.add(json ? recordJson(r) : recordLine(r));
+            }
+        });
+        if (report == null) {
             return RevenantCli.EXIT_USAGE;
-        } finally {
-            progress.done();
         }
         if (json) {
             printJson(out, report, lines);
@@ -129,14 +119,7 @@ public final class InspectCommand implements Callable<Integer> {
     }
 
     private static void printJson(PrintWriter out, LogVerifier.Report r, List<String> lines) {
-        StringBuilder sb = new StringBuilder("{");
-        sb.append("\"log\":").append(Json.str(r.directory().toString()));
-        sb.append(",\"sound\":").append(r.sound());
-        sb.append(",\"records\":").append(r.records());
-        sb.append(",\"firstPosition\":").append(r.firstPosition());
-        sb.append(",\"lastPosition\":").append(r.lastPosition());
-        sb.append(",\"stableWatermark\":").append(r.stableWatermark());
-        sb.append(",\"segments\":").append(r.segments().size());
+        StringBuilder sb = VerifyCommand.summaryJson(r);
         sb.append(",\"sessions\":[");
         for (int i = 0; i < r.sessions().size(); i++) {
             LogHeader h = r.sessions().get(i);
@@ -162,11 +145,8 @@ public final class InspectCommand implements Callable<Integer> {
             sb.append(first ? "" : ",").append(Json.str(e.getKey().toString())).append(':').append(e.getValue());
             first = false;
         }
-        sb.append("},\"issues\":[");
-        for (int i = 0; i < r.issues().size(); i++) {
-            sb.append(i == 0 ? "" : ",").append(VerifyCommand.issueJson(r.issues().get(i)));
-        }
-        sb.append("],\"recordList\":[");
+        sb.append("}");
+        sb.append(",\"recordList\":[");
         out.print(sb);
         for (int i = 0; i < lines.size(); i++) {
             out.print(i == 0 ? "" : ",");

@@ -3,9 +3,11 @@ package dev.revenant.agent.cli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 
 import dev.revenant.log.LogDirectoryException;
 import dev.revenant.log.LogIssue;
+import dev.revenant.log.LogRecord;
 import dev.revenant.log.LogVerifier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -35,20 +37,12 @@ public final class VerifyCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
-        LogVerifier.Report report;
-        Progress progress = new Progress(err, "verify");
-        long[] n = {0};
-        try {
-            report = LogVerifier.verify(log.log, r -> progress.update(++n[0]));
-        } catch (LogDirectoryException e) {
-            err.println("revenant verify: " + e.getMessage());
+        LogVerifier.Report report = read(spec, log, "verify", r -> { });
+        if (report == null) {
             return RevenantCli.EXIT_USAGE;
-        } finally {
-            progress.done();
         }
         if (json) {
-            out.println(toJson(report));
+            out.println(summaryJson(report).append(",\"sessions\":").append(report.sessions().size()).append('}'));
         } else {
             out.printf("log %s: %d records, positions %d..%d, %d segment(s), %d session(s), stable watermark %s%n",
                     report.directory(), report.records(), report.firstPosition(), report.lastPosition(),
@@ -69,7 +63,30 @@ public final class VerifyCommand implements Callable<Integer> {
         return report.sound() ? RevenantCli.EXIT_OK : RevenantCli.EXIT_PROBLEM;
     }
 
-    static String toJson(LogVerifier.Report r) {
+    /**
+     * Reads the whole log with a progress line, handing each intact record to {@code each}.
+     * Returns null, after one line on stderr, when the directory is not a log.
+     */
+    static LogVerifier.Report read(CommandSpec spec, LogOptions log, String command, Consumer<LogRecord> each)
+            throws IOException {
+        PrintWriter err = spec.commandLine().getErr();
+        Progress progress = new Progress(err, command);
+        long[] n = {0};
+        try {
+            return LogVerifier.verify(log.log, r -> {
+                progress.update(++n[0]);
+                each.accept(r);
+            });
+        } catch (LogDirectoryException e) {
+            err.println("revenant " + command + ": " + e.getMessage());
+            return null;
+        } finally {
+            progress.done();
+        }
+    }
+
+    /** The report's summary and issues as an unclosed JSON object, for commands to extend. */
+    static StringBuilder summaryJson(LogVerifier.Report r) {
         StringBuilder sb = new StringBuilder("{");
         sb.append("\"log\":").append(Json.str(r.directory().toString()));
         sb.append(",\"sound\":").append(r.sound());
@@ -78,16 +95,12 @@ public final class VerifyCommand implements Callable<Integer> {
         sb.append(",\"lastPosition\":").append(r.lastPosition());
         sb.append(",\"stableWatermark\":").append(r.stableWatermark());
         sb.append(",\"segments\":").append(r.segments().size());
-        sb.append(",\"sessions\":").append(r.sessions().size());
         sb.append(",\"droppedBytes\":").append(r.droppedBytes());
         sb.append(",\"issues\":[");
-        boolean first = true;
-        for (LogIssue i : r.issues()) {
-            sb.append(first ? "" : ",");
-            first = false;
-            sb.append(issueJson(i));
+        for (int i = 0; i < r.issues().size(); i++) {
+            sb.append(i == 0 ? "" : ",").append(issueJson(r.issues().get(i)));
         }
-        return sb.append("]}").toString();
+        return sb.append(']');
     }
 
     static String issueJson(LogIssue i) {
