@@ -31,6 +31,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
     subcommands = {
         InspectCommand.class,
         VerifyCommand.class,
+        ReplayCommand.class,
         SelfTestChronicleCommand.class,
         CommandLine.HelpCommand.class,
     })

@@ -12,10 +12,12 @@ import java.util.Map;
  * {@code -javaagent:...=key=value,key=value} arguments. Unknown keys and bad values are errors
  * ({@link ConfigException}, one line) so a typo never silently changes what is recorded.
  *
- * <p>Keys of this first version: {@code log}, {@code strict}, {@code commit}, {@code exclude},
- * {@code role}. The README's configuration table lists them.
+ * <p>Keys: {@code log}, {@code strict}, {@code commit}, {@code exclude}, {@code role}, {@code force}
+ * (replay a log from another app build) and {@code disable} (switch off recording of a category:
+ * for proving tests can fail, never for production). The README's configuration table lists them.
  */
-public record AgentConfig(Path log, boolean strict, String commit, List<String> exclude, String role) {
+public record AgentConfig(Path log, boolean strict, String commit, List<String> exclude, String role, boolean force,
+                          List<String> disable) {
 
     /** Every key with its default; the order is the README's. */
     public static final Map<String, String> DEFAULTS;
@@ -27,6 +29,8 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
         d.put("commit", "pessimistic");
         d.put("exclude", "");
         d.put("role", "record");
+        d.put("force", "false");
+        d.put("disable", "");
         DEFAULTS = java.util.Collections.unmodifiableMap(d);
     }
 
@@ -77,7 +81,18 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
             throw new ConfigException("log= is empty: name the log directory");
         }
         List<String> exclude = v.get("exclude").isBlank() ? List.of() : List.of(v.get("exclude").split(";"));
-        return new AgentConfig(Path.of(v.get("log")), strict.equals("true"), commit, exclude, role);
+        String force = v.get("force").toLowerCase(Locale.ROOT);
+        if (!force.equals("true") && !force.equals("false")) {
+            throw new ConfigException("force=" + v.get("force") + ": expected true or false");
+        }
+        List<String> disable = v.get("disable").isBlank() ? List.of() : List.of(v.get("disable").split(";"));
+        for (String c : disable) {
+            if (!List.of("clocks", "random", "threads", "hashes").contains(c)) {
+                throw new ConfigException("disable=" + c + ": expected clocks, random, threads or hashes");
+            }
+        }
+        return new AgentConfig(Path.of(v.get("log")), strict.equals("true"), commit, exclude, role,
+                force.equals("true"), disable);
     }
 
     /** A bad setting; the message is the one line the user sees. */

@@ -1,0 +1,33 @@
+package dev.revenant.agent.instrument;
+
+import java.lang.instrument.ClassFileTransformer;
+import java.lang.instrument.IllegalClassFormatException;
+import java.security.ProtectionDomain;
+
+import dev.revenant.bridge.ThreadState;
+
+/**
+ * Runs a transformer with the calling thread marked busy: the agent's own work on an app thread
+ * (ByteBuddy creating a {@code Random}, reading a clock while it transforms a class) must not be
+ * recorded as the app's determinants, or replay, which transforms at other moments, would diverge.
+ */
+final class QuietTransformer implements ClassFileTransformer {
+    private final ClassFileTransformer delegate;
+
+    QuietTransformer(ClassFileTransformer delegate) {
+        this.delegate = delegate;
+    }
+
+    @Override
+    public byte[] transform(Module module, ClassLoader loader, String name, Class<?> redefined, ProtectionDomain pd,
+                            byte[] bytes) throws IllegalClassFormatException {
+        ThreadState t = ThreadState.current();
+        boolean was = t.busy;
+        t.busy = true;
+        try {
+            return delegate.transform(module, loader, name, redefined, pd, bytes);
+        } finally {
+            t.busy = was;
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package dev.revenant.agent.runtime;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+import dev.revenant.bridge.Hooks;
+import dev.revenant.log.RecordTypes;
+
+/**
+ * Payloads of determinant records: byte 0 is the {@link Hooks} kind, then little-endian values:
+ * one i64 ({@code value}), two i64 ({@code pair}), or the raw bytes ({@code bytes}).
+ */
+final class DeterminantCodec {
+    private DeterminantCodec() {}
+
+    static int recordType(int kind) {
+        return switch (kind) {
+            case Hooks.NANO_TIME, Hooks.CURRENT_MILLIS, Hooks.INSTANT, Hooks.CLOCK_MILLIS -> RecordTypes.CLOCK;
+            default -> RecordTypes.RANDOM;
+        };
+    }
+
+    static byte[] value(int kind, long v) {
+        return ByteBuffer.allocate(9).order(ByteOrder.LITTLE_ENDIAN).put((byte) kind).putLong(v).array();
+    }
+
+    static byte[] pair(int kind, long a, long b) {
+        return ByteBuffer.allocate(17).order(ByteOrder.LITTLE_ENDIAN).put((byte) kind).putLong(a).putLong(b).array();
+    }
+
+    static byte[] bytes(int kind, byte[] buf, int off, int len) {
+        byte[] p = new byte[1 + len];
+        p[0] = (byte) kind;
+        System.arraycopy(buf, off, p, 1, len);
+        return p;
+    }
+
+    static int kind(byte[] payload) {
+        return payload.length == 0 ? -1 : payload[0] & 0xFF;
+    }
+
+    static long first(byte[] payload) {
+        return ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN).getLong(1);
+    }
+
+    static long second(byte[] payload) {
+        return ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN).getLong(9);
+    }
+
+    /** Human-readable form for divergence reports and {@code inspect}. */
+    static String describe(byte[] payload) {
+        int kind = kind(payload);
+        String name = Hooks.kindName(kind);
+        if (payload.length == 9) {
+            return name + " = " + first(payload);
+        }
+        if (payload.length == 17) {
+            return name + " = (" + first(payload) + ", " + second(payload) + ")";
+        }
+        return name + " (" + (payload.length - 1) + " bytes)";
+    }
+}

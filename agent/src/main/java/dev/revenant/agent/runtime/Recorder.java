@@ -1,0 +1,46 @@
+package dev.revenant.agent.runtime;
+
+import dev.revenant.bridge.Determinants;
+import dev.revenant.bridge.ThreadState;
+import dev.revenant.log.LogWriter;
+
+/**
+ * Record mode: every determinant is appended to the log on the calling thread (a copy into the
+ * writer's ring; the disk is not waited for). If the log has failed, the app keeps running on live
+ * values and the failure is reported once, loudly: the log no longer covers this run.
+ */
+final class Recorder implements Determinants {
+    private final LogWriter log;
+    private volatile boolean reportedFailure;
+
+    Recorder(LogWriter log) {
+        this.log = log;
+    }
+
+    private void append(ThreadState t, int kind, byte[] payload) {
+        long p = log.append(DeterminantCodec.recordType(kind), t.vid, t.seq++, payload);
+        if (p < 0 && !reportedFailure) {
+            reportedFailure = true;
+            AgentLog.error("recording stopped: the log " + log.directory() + " cannot take more records ("
+                    + (log.failure() == null ? "closed" : log.failure().getMessage())
+                    + "); this run can no longer be replayed past position " + log.appendedPosition());
+        }
+    }
+
+    @Override
+    public long value(ThreadState t, int kind, long live) {
+        append(t, kind, DeterminantCodec.value(kind, live));
+        return live;
+    }
+
+    @Override
+    public long[] pair(ThreadState t, int kind, long a, long b) {
+        append(t, kind, DeterminantCodec.pair(kind, a, b));
+        return new long[] {a, b};
+    }
+
+    @Override
+    public void bytes(ThreadState t, int kind, byte[] buf, int off, int len) {
+        append(t, kind, DeterminantCodec.bytes(kind, buf, off, len));
+    }
+}

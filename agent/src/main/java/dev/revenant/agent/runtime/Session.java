@@ -1,0 +1,118 @@
+package dev.revenant.agent.runtime;
+
+import java.io.IOException;
+import java.lang.instrument.Instrumentation;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import dev.revenant.agent.config.AgentConfig;
+import dev.revenant.agent.instrument.Instrumenter;
+import dev.revenant.bridge.Hooks;
+import dev.revenant.bridge.ThreadState;
+import dev.revenant.log.AppFingerprint;
+import dev.revenant.log.LogHeader;
+import dev.revenant.log.LogReader;
+import dev.revenant.log.LogRecord;
+import dev.revenant.log.LogWriter;
+import dev.revenant.log.RecordTypes;
+
+/**
+ * One run of the agent in its role. Record: opens the log (a writer session: header with the app
+ * fingerprint), records the start-up environment durably, installs the instrumentation and the
+ * {@link Recorder}. Replay: checks the fingerprint, shows the app the recorded environment,
+ * installs the same instrumentation and the {@link Replayer}, which feeds every determinant back
+ * in order. Both do the same per-thread work on the main thread, so the app starts the same way.
+ */
+final class Session {
+    private Session() {}
+
+    /**
+     * JDK classes whose static initialisers read clocks or seeds, and which the agent's own code
+     * initialises in one role and not the other (Chronicle uses ThreadLocalRandom when recording).
+     * Initialised in both roles before the hooks are live, so the app never sees their
+     * initialisers as its own determinants.
+     */
+    private static final String[] PREINITIALISED = {
+        "java.util.concurrent.ThreadLocalRandom", "java.util.Random", "java.security.SecureRandom",
+        "java.time.Clock", "java.time.Instant", "java.util.Date", "java.util.UUID",
+    };
+
+    static void start(AgentConfig config, Instrumentation inst) throws Exception {
+        for (String c : PREINITIALISED) {
+            Class.forName(c, true, null);
+        }
+        String command = System.getProperty("sun.java.command", "?");
+        String main = command.split(" ")[0];
+        String version = AgentMain.class.getPackage().getImplementationVersion();
+        AppFingerprint fp = AppFingerprint.compute(main, System.getProperty("java.class.path"),
+                version == null ? "dev" : version);
+        Set<String> disabled = new HashSet<>(config.disable());
+        switch (config.role()) {
+            case "record" -> record(config, fp, inst, disabled);
+            case "replay" -> replay(config, fp, inst, disabled);
+            default -> throw new AgentConfig.ConfigException("role=" + config.role() + " is not supported yet");
+        }
+    }
+
+    private static void record(AgentConfig config, AppFingerprint fp, Instrumentation inst, Set<String> disabled)
+            throws Exception {
+        LogWriter w = LogWriter.open(config.log(), new LogWriter.Options().fingerprint(fp));
+        long p = w.append(RecordTypes.ENVIRONMENT, ThreadState.current().vid, 0, EnvironmentSnapshot.live().encode());
+        w.awaitStable(p);
+        AgentMain.setWriter(w);
+        Instrumenter.install(inst, config.exclude(), disabled);
+        Hooks.install(new Recorder(w));
+        Hooks.threadLocalRandomInit(); // the main thread's seed, if the JDK gave it one before us
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                w.close();
+            } catch (Throwable t) {
+                AgentLog.error("closing the log failed: " + t.getMessage());
+            }
+        }, "revenant-shutdown"));
+    }
+
+    private static void replay(AgentConfig config, AppFingerprint fp, Instrumentation inst, Set<String> disabled)
+            throws Exception {
+        LogReader reader = LogReader.open(config.log(), LogReader.Mode.STRICT);
+        LogRecord first = reader.next();
+        if (first == null || first.type() != RecordTypes.HEADER) {
+            throw new IOException("log " + config.log() + " does not start with a session header");
+        }
+        LogHeader header = LogHeader.decode(first.payload());
+        List<String> diff = header.fingerprint().differences(fp);
+        if (!diff.isEmpty()) {
+            String what = "the log was recorded by another build of the app: " + String.join("; ", diff);
+            if (!config.force()) {
+                AgentLog.error(what + ". Replay refused: it would diverge. Use --force to replay anyway and see where.");
+                Runtime.getRuntime().halt(1);
+            }
+            AgentLog.warn(what + " (replaying anyway: --force)");
+        }
+        LogRecord env = reader.next();
+        if (env == null || env.type() != RecordTypes.ENVIRONMENT) {
+            throw new IOException("log " + config.log() + " has no start-up environment after its header");
+        }
+        EnvironmentSnapshot recorded = EnvironmentSnapshot.decode(env.payload());
+        List<String> envDiff = recorded.differences(EnvironmentSnapshot.live());
+        if (!envDiff.isEmpty()) {
+            AgentLog.warn("the start-up environment differs from the recorded one in " + envDiff.size() + " place(s) ("
+                    + String.join(", ", envDiff.subList(0, Math.min(5, envDiff.size())))
+                    + (envDiff.size() > 5 ? ", ..." : "") + "); the app sees the recorded values");
+        }
+        recorded.apply();
+        ThreadState.current(); // same per-thread work as in record mode
+        Replayer replayer = new Replayer(reader, Long.MAX_VALUE, (n, last) -> {
+            System.out.flush();
+            AgentLog.info("replay reached the end of the log after " + n + " determinants (position " + last
+                    + "): the recorded run got this far");
+            Runtime.getRuntime().halt(0);
+        });
+        Instrumenter.install(inst, config.exclude(), disabled);
+        Hooks.install(replayer);
+        Hooks.threadLocalRandomInit();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> AgentLog.info("replay ended with the program's own exit after "
+                + replayer.replayed() + " determinants"), "revenant-shutdown"));
+    }
+}

@@ -1,0 +1,67 @@
+package dev.revenant.bridge;
+
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+
+/**
+ * Reads and writes the JDK-private fields the hooks need (a thread's ThreadLocalRandom seed and
+ * probe) through {@code jdk.internal.misc.Unsafe}, which premain exports to this module. Looked up
+ * reflectively: {@code javac --release 17} does not let code name that package.
+ */
+final class JdkAccess {
+    private static final Object U;
+    private static final MethodHandle GET_LONG;
+    private static final MethodHandle GET_INT;
+    private static final MethodHandle PUT_LONG;
+    private static final MethodHandle PUT_INT;
+    private static final long SEED;
+    private static final long PROBE;
+
+    static {
+        try {
+            Class<?> c = Class.forName("jdk.internal.misc.Unsafe");
+            U = c.getMethod("getUnsafe").invoke(null);
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            MethodHandle offset = l.findVirtual(c, "objectFieldOffset",
+                    MethodType.methodType(long.class, Class.class, String.class));
+            SEED = (long) offset.invoke(U, Thread.class, "threadLocalRandomSeed");
+            PROBE = (long) offset.invoke(U, Thread.class, "threadLocalRandomProbe");
+            GET_LONG = l.findVirtual(c, "getLong", MethodType.methodType(long.class, Object.class, long.class)).bindTo(U);
+            GET_INT = l.findVirtual(c, "getInt", MethodType.methodType(int.class, Object.class, long.class)).bindTo(U);
+            PUT_LONG = l.findVirtual(c, "putLong", MethodType.methodType(void.class, Object.class, long.class, long.class))
+                    .bindTo(U);
+            PUT_INT = l.findVirtual(c, "putInt", MethodType.methodType(void.class, Object.class, long.class, int.class))
+                    .bindTo(U);
+        } catch (Throwable t) {
+            throw new ExceptionInInitializerError(t);
+        }
+    }
+
+    private JdkAccess() {}
+
+    static long threadLocalRandomSeed(Thread t) {
+        try {
+            return (long) GET_LONG.invokeExact((Object) t, SEED);
+        } catch (Throwable e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static int threadLocalRandomProbe(Thread t) {
+        try {
+            return (int) GET_INT.invokeExact((Object) t, PROBE);
+        } catch (Throwable e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static void setThreadLocalRandom(Thread t, long seed, int probe) {
+        try {
+            PUT_LONG.invokeExact((Object) t, SEED, seed);
+            PUT_INT.invokeExact((Object) t, PROBE, probe);
+        } catch (Throwable e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
