@@ -19,6 +19,14 @@ public final class Hooks {
     public static final int SECURE_RANDOM_BYTES = 12;
     public static final int SECURE_RANDOM_SEED = 13;
     public static final int TLR_NEXT_SEED = 14;
+    public static final int SLEEP = 20;
+    public static final int TIMED_WAIT = 21;
+    public static final int PARK_NANOS = 22;
+
+    /** Outcomes of a timed wait. */
+    public static final long TIMED_OUT = 0;
+    public static final long SIGNALLED = 1;
+    public static final long INTERRUPTED = 2;
 
     private static volatile Determinants impl;
 
@@ -145,6 +153,103 @@ public final class Hooks {
         }
     }
 
+    /**
+     * Replaces {@code Thread.sleep(millis)} at instrumented call sites. The determinant is the
+     * outcome (slept, or interrupted); replay does not sleep again, it returns the outcome.
+     */
+    public static void sleep(long millis) throws InterruptedException {
+        ThreadState t = app();
+        if (t == null) {
+            Thread.sleep(millis);
+            return;
+        }
+        long outcome = TIMED_OUT;
+        boolean replaying = impl instanceof Replaying;
+        if (!replaying) {
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                outcome = INTERRUPTED;
+            }
+        }
+        outcome = outcome(t, SLEEP, outcome);
+        if (outcome == INTERRUPTED) {
+            throw new InterruptedException("sleep interrupted");
+        }
+    }
+
+    /**
+     * Replaces {@code o.wait(millis)}: the outcome is whether it returned before its time (a
+     * notify, or a spurious wake-up) or timed out. Replay of a timeout returns at once (holding the
+     * monitor, as a wait that timed out does); a signalled wait waits for the signal again.
+     */
+    public static void timedWait(Object o, long millis) throws InterruptedException {
+        ThreadState t = app();
+        if (t == null || millis <= 0) {
+            o.wait(millis);
+            return;
+        }
+        if (impl instanceof Replaying) {
+            long outcome = outcome(t, TIMED_WAIT, TIMED_OUT);
+            if (outcome == SIGNALLED) {
+                o.wait(millis);
+            } else if (outcome == INTERRUPTED) {
+                throw new InterruptedException();
+            }
+            return;
+        }
+        long start = System.nanoTime();
+        long outcome;
+        try {
+            o.wait(millis);
+            outcome = System.nanoTime() - start >= millis * 1_000_000L ? TIMED_OUT : SIGNALLED;
+        } catch (InterruptedException e) {
+            outcome(t, TIMED_WAIT, INTERRUPTED);
+            throw e;
+        }
+        outcome(t, TIMED_WAIT, outcome);
+    }
+
+    /** Replaces {@code LockSupport.parkNanos(nanos)}. */
+    public static void parkNanos(long nanos) {
+        park(null, nanos);
+    }
+
+    /** Replaces {@code LockSupport.parkNanos(blocker, nanos)}. */
+    public static void parkNanos(Object blocker, long nanos) {
+        park(blocker, nanos);
+    }
+
+    private static void park(Object blocker, long nanos) {
+        ThreadState t = app();
+        if (t == null || nanos <= 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(blocker, nanos);
+            return;
+        }
+        if (impl instanceof Replaying) {
+            if (outcome(t, PARK_NANOS, TIMED_OUT) != TIMED_OUT) {
+                java.util.concurrent.locks.LockSupport.parkNanos(blocker, nanos);
+            }
+            return;
+        }
+        long start = System.nanoTime();
+        java.util.concurrent.locks.LockSupport.parkNanos(blocker, nanos);
+        outcome(t, PARK_NANOS, System.nanoTime() - start >= nanos ? TIMED_OUT : SIGNALLED);
+    }
+
+    private static long outcome(ThreadState t, int kind, long live) {
+        t.busy = true;
+        try {
+            return impl.value(t, kind, live);
+        } finally {
+            t.busy = false;
+        }
+    }
+
+    /** Marks the replaying implementation: waits are answered from the log, not waited out. */
+    public interface Replaying {
+    }
+
     /** Entry of {@code Thread.start()}: the parent decides the child's virtual id. */
     public static void threadStarting(Thread child) {
         try {
@@ -165,6 +270,9 @@ public final class Hooks {
             case RANDOM_SEED_UNIQUIFIER -> "new Random() seed";
             case TLR_SEED -> "ThreadLocalRandom seed";
             case TLR_NEXT_SEED -> "ThreadLocalRandom next seed";
+            case SLEEP -> "Thread.sleep outcome";
+            case TIMED_WAIT -> "Object.wait(timeout) outcome";
+            case PARK_NANOS -> "LockSupport.parkNanos outcome";
             case SECURE_RANDOM_BYTES -> "SecureRandom bytes";
             case SECURE_RANDOM_SEED -> "SecureRandom seed";
             default -> "kind " + kind;

@@ -44,6 +44,18 @@ public final class Nondeterminism {
             out.add(p + "clock Instant.now " + Instant.now());
             out.add(p + "clock LocalDateTime.now " + LocalDateTime.now());
             out.add(p + "clock new Date " + new Date().getTime());
+            long before = System.nanoTime();
+            try {
+                Thread.sleep(20);
+                Object lock = new Object();
+                synchronized (lock) {
+                    lock.wait(10);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(5_000_000L);
+            out.add(p + "clock waited " + (System.nanoTime() - before) / 1_000_000 + " ms");
             out.add(p + "random new Random " + new Random().nextLong());
             out.add(p + "random Math.random " + Math.random());
             out.add(p + "random ThreadLocalRandom " + ThreadLocalRandom.current().nextLong());

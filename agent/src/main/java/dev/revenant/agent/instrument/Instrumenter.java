@@ -99,7 +99,10 @@ public final class Instrumenter {
         }
     }
 
-    /** Replaces the two System clock calls with the hooks, in every method and constructor. */
+    /**
+     * Replaces the System clock calls and the timed waits (sleep, wait(timeout), parkNanos) with
+     * the hooks, in every method and constructor.
+     */
     static AsmVisitorWrapper clockCallSites() {
         try {
             return MemberSubstitution.relaxed()
@@ -107,6 +110,16 @@ public final class Instrumenter {
                     .replaceWith(Hooks.class.getMethod("nanoTime"))
                     .method(named("currentTimeMillis").and(isDeclaredBy(System.class)))
                     .replaceWith(Hooks.class.getMethod("currentTimeMillis"))
+                    .method(named("sleep").and(isDeclaredBy(Thread.class)).and(takesArguments(long.class)))
+                    .replaceWith(Hooks.class.getMethod("sleep", long.class))
+                    .method(named("wait").and(isDeclaredBy(Object.class)).and(takesArguments(long.class)))
+                    .replaceWith(Hooks.class.getMethod("timedWait", Object.class, long.class))
+                    .method(named("parkNanos").and(isDeclaredBy(java.util.concurrent.locks.LockSupport.class))
+                            .and(takesArguments(long.class)))
+                    .replaceWith(Hooks.class.getMethod("parkNanos", long.class))
+                    .method(named("parkNanos").and(isDeclaredBy(java.util.concurrent.locks.LockSupport.class))
+                            .and(takesArguments(Object.class, long.class)))
+                    .replaceWith(Hooks.class.getMethod("parkNanos", Object.class, long.class))
                     .on(any());
         } catch (NoSuchMethodException e) {
             throw new IllegalStateException(e);

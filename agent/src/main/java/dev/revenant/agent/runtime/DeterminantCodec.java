@@ -16,6 +16,7 @@ final class DeterminantCodec {
     static int recordType(int kind) {
         return switch (kind) {
             case Hooks.NANO_TIME, Hooks.CURRENT_MILLIS, Hooks.INSTANT, Hooks.CLOCK_MILLIS -> RecordTypes.CLOCK;
+            case Hooks.SLEEP, Hooks.TIMED_WAIT, Hooks.PARK_NANOS -> RecordTypes.TIMED_WAIT;
             default -> RecordTypes.RANDOM;
         };
     }

@@ -69,9 +69,17 @@ record EnvironmentSnapshot(String command, Map<String, String> env, Map<String, 
         return d;
     }
 
+    /** Set by the JDK on first use (time zones), so whether it exists at start-up is timing. */
+    private static boolean lazy(String key) {
+        return key.equals("user.timezone");
+    }
+
     private static void diff(String what, Map<String, String> rec, Map<String, String> now, List<String> out) {
         for (Map.Entry<String, String> e : rec.entrySet()) {
             String v = now.get(e.getKey());
+            if (v == null && lazy(e.getKey())) {
+                continue;
+            }
             if (v == null) {
                 out.add(what + " " + e.getKey() + " (missing now)");
             } else if (!v.equals(e.getValue())) {

@@ -21,7 +21,7 @@ import dev.revenant.log.RecordTypes;
  * sequence gap) is a divergence: replay stops with a report and exit code 3. When the log is
  * exhausted, replay has reproduced everything the recorded run did: it says so and ends the JVM.
  */
-final class Replayer implements Determinants {
+final class Replayer implements Determinants, Hooks.Replaying {
     static final int EXIT_DIVERGENCE = 3;
 
     private final LogReader reader;
@@ -65,7 +65,8 @@ final class Replayer implements Determinants {
                 exhausted = true; // the next session (a recovery) starts here: this run ended
                 break;
             }
-            if (r.type() != RecordTypes.CLOCK && r.type() != RecordTypes.RANDOM) {
+            if (r.type() != RecordTypes.CLOCK && r.type() != RecordTypes.RANDOM
+                    && r.type() != RecordTypes.TIMED_WAIT) {
                 continue; // environment and other records are read at start-up, not per call
             }
             queues.computeIfAbsent(r.thread(), k -> new ArrayDeque<>()).add(r);
