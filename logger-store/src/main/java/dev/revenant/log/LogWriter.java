@@ -570,6 +570,7 @@ public final class LogWriter implements AutoCloseable {
     private volatile int cycle;
     private long bytesInSegment;
     private byte[] scratch = new byte[1024];
+    private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
     private long lastForceAt;
     private boolean markPending;
 
@@ -695,7 +696,7 @@ public final class LogWriter implements AutoCloseable {
                 big[i] = null;
             }
             at += RecordDescriptor.encode(scratch, at, types[i], 0, epoch, base + s, threads[i], threadSeqs[i],
-                    src, srcOff, len);
+                    src, srcOff, len, crc);
             stall |= base + s == options.stallAtPosition;
         }
         if (bytesInSegment > options.segmentBytes) {

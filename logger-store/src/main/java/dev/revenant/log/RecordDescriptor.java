@@ -1,5 +1,7 @@
 package dev.revenant.log;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.zip.CRC32C;
@@ -55,21 +57,36 @@ public final class RecordDescriptor {
         return OVERHEAD + payloadLength;
     }
 
+    private static final VarHandle I16 = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle I32 = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle I64 = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
     /**
      * Encodes a record into {@code dst} at {@code off}; returns the number of bytes written.
-     * {@code dst} must have {@link #recordSize(int)} bytes of room.
+     * {@code dst} must have {@link #recordSize(int)} bytes of room. {@code crc} is reset and used
+     * as scratch, so a caller on a hot path can keep one (it allocates nothing then).
      */
     public static int encode(byte[] dst, int off, int type, int flags, int epoch, long position, long thread,
-                             long threadSeq, byte[] payload, int payloadOff, int payloadLen) {
-        ByteBuffer b = ByteBuffer.wrap(dst, off, OVERHEAD + payloadLen).order(ByteOrder.LITTLE_ENDIAN);
-        b.putShort((short) type).putShort((short) flags).putInt(epoch).putLong(position)
-                .putLong(thread).putLong(threadSeq).putInt(payloadLen);
+                             long threadSeq, byte[] payload, int payloadOff, int payloadLen, CRC32C crc) {
+        I16.set(dst, off + TYPE_OFFSET, (short) type);
+        I16.set(dst, off + FLAGS_OFFSET, (short) flags);
+        I32.set(dst, off + EPOCH_OFFSET, epoch);
+        I64.set(dst, off + POSITION_OFFSET, position);
+        I64.set(dst, off + THREAD_OFFSET, thread);
+        I64.set(dst, off + THREAD_SEQ_OFFSET, threadSeq);
+        I32.set(dst, off + LENGTH_OFFSET, payloadLen);
         System.arraycopy(payload, payloadOff, dst, off + PAYLOAD_OFFSET, payloadLen);
-        CRC32C crc = new CRC32C();
+        crc.reset();
         crc.update(dst, off, PAYLOAD_OFFSET + payloadLen);
-        b.position(off + PAYLOAD_OFFSET + payloadLen);
-        b.putInt((int) crc.getValue());
+        I32.set(dst, off + PAYLOAD_OFFSET + payloadLen, (int) crc.getValue());
         return OVERHEAD + payloadLen;
+    }
+
+    /** Like the other {@code encode}, with a CRC32C of its own. */
+    public static int encode(byte[] dst, int off, int type, int flags, int epoch, long position, long thread,
+                             long threadSeq, byte[] payload, int payloadOff, int payloadLen) {
+        return encode(dst, off, type, flags, epoch, position, thread, threadSeq, payload, payloadOff, payloadLen,
+                new CRC32C());
     }
 
     /** Why a byte range is not a valid record. */
