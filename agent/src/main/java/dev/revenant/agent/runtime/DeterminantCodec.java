@@ -10,7 +10,7 @@ import dev.revenant.log.RecordTypes;
  * Payloads of determinant records: byte 0 is the {@link Hooks} kind, then little-endian values:
  * one i64 ({@code value}), two i64 ({@code pair}), or the raw bytes ({@code bytes}).
  */
-final class DeterminantCodec {
+public final class DeterminantCodec {
     private DeterminantCodec() {}
 
     static int recordType(int kind) {
@@ -49,7 +49,7 @@ final class DeterminantCodec {
     }
 
     /** Human-readable form for divergence reports and {@code inspect}. */
-    static String describe(byte[] payload) {
+    public static String describe(byte[] payload) {
         int kind = kind(payload);
         String name = Hooks.kindName(kind);
         if (payload.length == 9) {
