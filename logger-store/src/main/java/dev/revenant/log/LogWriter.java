@@ -170,6 +170,7 @@ public final class LogWriter implements AutoCloseable {
     private final ConcurrentLinkedQueue<Thread> sleepers = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<PendingListener> listeners = new ConcurrentLinkedQueue<>();
     private final Thread writerThread;
+    private final Thread syncerThread;
     private final Thread watermarkThread;
     private StableWatermarkFile watermarkFile;
     private final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
@@ -206,6 +207,8 @@ public final class LogWriter implements AutoCloseable {
         this.stable = base - 1;
         this.writerThread = new Thread(this::run, "revenant-log-writer");
         this.writerThread.setDaemon(true);
+        this.syncerThread = new Thread(this::sync, "revenant-log-syncer");
+        this.syncerThread.setDaemon(true);
         this.watermarkThread = new Thread(this::persistWatermarks, "revenant-log-watermark");
         this.watermarkThread.setDaemon(true);
     }
@@ -435,11 +438,10 @@ public final class LogWriter implements AutoCloseable {
                 // The slot stays unpublished: the writer is gone, nothing will read it.
                 return false;
             }
-            if (spins < 100) {
+            if (spins < 20) {
                 Thread.onSpinWait();
-            } else if (spins < 200) {
-                Thread.yield();
             } else {
+                // Park soon: on few cores spinning producers take the CPU the writer needs.
                 LockSupport.parkNanos(20_000);
             }
         }
@@ -510,7 +512,7 @@ public final class LogWriter implements AutoCloseable {
 
     private void request(long position) {
         requested.accumulateAndGet(position, Math::max);
-        LockSupport.unpark(writerThread);
+        LockSupport.unpark(syncerThread);
     }
 
     /** Flushes everything appended, forces it, and releases the directory. */
@@ -520,6 +522,7 @@ public final class LogWriter implements AutoCloseable {
         LockSupport.unpark(writerThread);
         try {
             writerThread.join(TimeUnit.SECONDS.toMillis(30));
+            syncerThread.join(TimeUnit.SECONDS.toMillis(30));
             LockSupport.unpark(watermarkThread);
             watermarkThread.join(TimeUnit.SECONDS.toMillis(30));
         } catch (InterruptedException e) {
@@ -565,28 +568,46 @@ public final class LogWriter implements AutoCloseable {
 
     private SingleChronicleQueue queue;
     private ExcerptAppender appender;
-    private FileChannel segment;
+    private volatile FileChannel segment;
     private int segmentCycle;
     private volatile int cycle;
     private long bytesInSegment;
     private byte[] scratch = new byte[1024];
     private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
-    private long lastForceAt;
-    private boolean markPending;
+    private volatile long lastForceAt;
+    private FileChannel retired;
+    /** Stable position the syncer asks the writer to log as a mark; the last one logged. */
+    private volatile long markRequested = -1;
+    private volatile long markWritten = -1;
+    private volatile boolean writerDone;
 
     private void run() {
         try {
             openQueue();
+            syncerThread.start();
             loop();
-            failure = new ClosedLogException("log " + dir + " is closed");
+            synchronized (this) {
+                if (failure == null) {
+                    failure = new ClosedLogException("log " + dir + " is closed");
+                }
+            }
         } catch (Throwable t) {
-            IOException f = t instanceof IOException io ? io
-                    : new IOException("log writer failed: " + t, t);
-            failure = f;
+            latch(t);
         } finally {
+            writerDone = true;
+            LockSupport.unpark(syncerThread);
             failListeners(failure);
             wakeSleepers();
             closeQueue();
+        }
+    }
+
+    private void latch(Throwable t) {
+        IOException f = t instanceof IOException io ? io : new IOException("log writer failed: " + t, t);
+        synchronized (this) {
+            if (failure == null || failure instanceof ClosedLogException) {
+                failure = f;
+            }
         }
     }
 
@@ -609,46 +630,113 @@ public final class LogWriter implements AutoCloseable {
         }
     }
 
+    /**
+     * The writer thread: drains the ring into Chronicle and writes the stable marks the syncer
+     * asks for. It never waits for the disk, except at a segment switch and at close.
+     */
     private void loop() throws IOException {
         long next = 0;
         long idleSince = System.nanoTime();
         int idleSpins = 0;
-        while (true) {
+        while (failure == null) {
             int n = drain(next);
             long now = System.nanoTime();
+            long mark = markRequested;
+            if (mark > markWritten) {
+                writeStableMark(mark);
+                markWritten = mark;
+            }
             if (n > 0) {
                 next += n;
                 consumed = next;
                 idleSpins = 0;
                 idleSince = now;
-            }
-            boolean wanted = requested.get() > stable || !listeners.isEmpty();
-            if (written > stable && (wanted || now - lastForceAt > options.periodicForceNanos || closing)) {
-                force();
-                continue;
-            }
-            if (n > 0) {
+                if (requested.get() > stable) {
+                    LockSupport.unpark(syncerThread);
+                }
                 continue;
             }
             // On close, stop once every claimed slot was written — or once nothing arrived for a
             // second (a producer that claimed a slot and then gave up leaves a hole forever).
             if (closing && (next == claim.get() && drainSettled(next) || now - idleSince > 1_000_000_000L)) {
-                if (markPending) {
-                    forceFile();
-                    markPending = false;
-                }
+                finalForce();
                 return;
             }
-            if (markPending && now - idleSince > options.idleForceNanos) {
-                // Make the last stable mark durable while nothing else happens.
-                forceFile();
-                markPending = false;
-            }
-            if (++idleSpins < 200) {
+            if (++idleSpins < 100) {
                 Thread.onSpinWait();
             } else {
-                LockSupport.parkNanos(this, idleSpins < 2000 ? 10_000 : 1_000_000);
+                LockSupport.parkNanos(this, idleSpins < 1000 ? 10_000 : 1_000_000);
             }
+        }
+    }
+
+    /** At close: everything written is forced, then the last mark is written and forced too. */
+    private void finalForce() throws IOException {
+        long target = written;
+        if (target > stable || markWritten < target) {
+            forceFile(segment);
+            advanceStable(target);
+            writeStableMark(target);
+            markWritten = target;
+            forceFile(segment);
+        }
+    }
+
+    /**
+     * The syncer thread: forces the current segment when someone waits for stability (or every
+     * {@code periodicForceNanos} when nobody does), publishes the new stable position, releases
+     * waiters, and asks the writer to log a stable mark. Running apart from the writer, a force of
+     * many milliseconds never stops the ring from draining.
+     */
+    private void sync() {
+        long markForced = -1;
+        try {
+            while (failure == null) {
+                long target = written;      // read before the segment: the writer sets it after
+                FileChannel ch = segment;
+                long now = System.nanoTime();
+                boolean wanted = requested.get() > stable || !listeners.isEmpty();
+                if (target > stable && (wanted || now - lastForceAt > options.periodicForceNanos)) {
+                    if (requested.get() > target) {
+                        // The writer is about to hand over what is awaited: give it a moment, so
+                        // one force covers it.
+                        for (int i = 0; i < 50 && written < requested.get() && failure == null; i++) {
+                            Thread.onSpinWait();
+                        }
+                        target = written;
+                        ch = segment;
+                    }
+                    forceFile(ch);
+                    advanceStable(target);
+                    markRequested = target;
+                    LockSupport.unpark(writerThread);
+                    completeWaiters();
+                    continue;
+                }
+                long mark = markWritten;
+                if (mark > markForced && target == stable && now - lastForceAt > options.idleForceNanos) {
+                    // Make the last stable mark durable while nothing else happens.
+                    forceFile(ch);
+                    markForced = mark;
+                    continue;
+                }
+                if (writerDone) {
+                    return;
+                }
+                LockSupport.parkNanos(this, 1_000_000);
+            }
+        } catch (Throwable t) {
+            latch(t);
+            LockSupport.unpark(writerThread);
+        } finally {
+            failListeners(failure == null ? new ClosedLogException("log " + dir + " is closed") : failure);
+            wakeSleepers();
+        }
+    }
+
+    private synchronized void advanceStable(long target) {
+        if (target > stable) {
+            stable = target;
         }
     }
 
@@ -712,10 +800,10 @@ public final class LogWriter implements AutoCloseable {
             }
         }
         bytesInSegment += at + 4;
-        written = base + next + n - 1;
         if (segment == null || appender.cycle() != segmentCycle) {
             switchSegment();
         }
+        written = base + next + n - 1; // after the segment: the syncer reads them in the other order
         return n;
     }
 
@@ -726,37 +814,34 @@ public final class LogWriter implements AutoCloseable {
         }
     }
 
-    /** The appender moved to a new file: make the old one and the new name durable first. */
+    /**
+     * The appender moved to a new file: make the old one and the new name durable before anything
+     * in the new one can count as stable. The old channel stays open until the next switch, as
+     * the syncer may still be forcing it.
+     */
     private void switchSegment() throws IOException {
-        if (segment != null) {
-            if (options.force) {
-                segment.force(false);
-            }
-            segment.close();
+        FileChannel old = segment;
+        if (old != null && options.force) {
+            old.force(false);
         }
         Path file = appender.currentFile().toPath();
         LogDirectory.restrictFile(file);
-        segment = FileChannel.open(file, StandardOpenOption.WRITE);
-        segmentCycle = appender.cycle();
+        FileChannel fresh = FileChannel.open(file, StandardOpenOption.WRITE);
         if (options.force) {
             LogDirectory.fsyncDirectory(dir);
         }
+        if (retired != null) {
+            retired.close();
+        }
+        retired = old;
+        segmentCycle = appender.cycle();
+        segment = fresh;
     }
 
-    private void force() throws IOException {
-        long target = written;
-        forceFile();
-        stable = target;
-        // The mark becomes durable with the next force, or the idle force.
-        writeStableMark(target);
-        markPending = true;
-        completeWaiters();
-    }
-
-    private void forceFile() throws IOException {
+    private void forceFile(FileChannel ch) throws IOException {
         long t0 = System.nanoTime();
         if (options.force) {
-            segment.force(false);
+            ch.force(false);
         }
         long t1 = System.nanoTime();
         lastForceAt = t1;
@@ -809,8 +894,16 @@ public final class LogWriter implements AutoCloseable {
 
     private void closeQueue() {
         try {
+            syncerThread.join(TimeUnit.SECONDS.toMillis(30));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
             if (segment != null) {
                 segment.close();
+            }
+            if (retired != null) {
+                retired.close();
             }
         } catch (IOException ignored) {
             // closing after the last force; nothing more to lose
