@@ -55,10 +55,12 @@ public final class Hooks {
             return live;
         }
         t.busy = true;
+        boolean hashes = IdentityHashes.pauseThread();
         try {
             return impl.value(t, kind, live);
         } finally {
             t.busy = false;
+            IdentityHashes.resumeThread(hashes);
         }
     }
 
@@ -79,11 +81,13 @@ public final class Hooks {
             return live;
         }
         t.busy = true;
+        boolean hashes = IdentityHashes.pauseThread();
         try {
             long[] v = impl.pair(t, INSTANT, live.getEpochSecond(), live.getNano());
             return v[0] == live.getEpochSecond() && v[1] == live.getNano() ? live : Instant.ofEpochSecond(v[0], v[1]);
         } finally {
             t.busy = false;
+            IdentityHashes.resumeThread(hashes);
         }
     }
 
@@ -104,6 +108,7 @@ public final class Hooks {
             return;
         }
         t.busy = true;
+        boolean hashes = IdentityHashes.pauseThread();
         try {
             long seed = JdkAccess.threadLocalRandomSeed(Thread.currentThread());
             int probe = JdkAccess.threadLocalRandomProbe(Thread.currentThread());
@@ -113,6 +118,7 @@ public final class Hooks {
             }
         } finally {
             t.busy = false;
+            IdentityHashes.resumeThread(hashes);
         }
     }
 
@@ -146,10 +152,12 @@ public final class Hooks {
             return;
         }
         t.busy = true;
+        boolean hashes = IdentityHashes.pauseThread();
         try {
             impl.bytes(t, kind, b, 0, b.length);
         } finally {
             t.busy = false;
+            IdentityHashes.resumeThread(hashes);
         }
     }
 
@@ -239,10 +247,12 @@ public final class Hooks {
 
     private static long outcome(ThreadState t, int kind, long live) {
         t.busy = true;
+        boolean hashes = IdentityHashes.pauseThread();
         try {
             return impl.value(t, kind, live);
         } finally {
             t.busy = false;
+            IdentityHashes.resumeThread(hashes);
         }
     }
 

@@ -43,11 +43,7 @@ public final class ThreadState {
         if (vid == null) {
             vid = "main".equals(name) ? 1L : nameId(name);
         }
-        ThreadState s = new ThreadState(vid, agent);
-        if (!agent) {
-            IdentityHashBridge.threadKey(vid);
-        }
-        return s;
+        return new ThreadState(vid, agent);
     }
 
     /** Called in the parent just before {@code child.start()}: decides the child's virtual id. */

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Set;
 
 import dev.revenant.bridge.Hooks;
+import dev.revenant.bridge.IdentityHashes;
 import net.bytebuddy.agent.builder.AgentBuilder;
 import net.bytebuddy.asm.Advice;
 import net.bytebuddy.asm.AsmVisitorWrapper;
@@ -76,6 +77,11 @@ public final class Instrumenter {
                             .visit(Advice.to(JdkAdvice.GenerateSeed.class)
                                     .on(named("generateSeed").and(takesArguments(1)))));
         }
+        if (!disabled.contains("hashes")) {
+            jdk = jdk.type(named("java.lang.invoke.MethodHandleNatives"))
+                    .transform((b, td, cl, m, pd) -> b.visit(Advice.to(JdkAdvice.PauseHashes.class)
+                            .on(net.bytebuddy.matcher.ElementMatchers.nameStartsWith("link"))));
+        }
         if (!disabled.contains("threads")) {
             jdk = jdk.type(named("java.lang.Thread"))
                     .transform((b, td, cl, m, pd) -> b.visit(Advice.to(JdkAdvice.ThreadStart.class)
@@ -87,6 +93,9 @@ public final class Instrumenter {
         inst.removeTransformer(jdkTransformer);
         inst.addTransformer(new QuietTransformer(jdkTransformer), true);
 
+        if (!disabled.contains("hashes") && IdentityHashes.enabled()) {
+            installHashes(inst, exclude);
+        }
         if (!disabled.contains("clocks")) {
             ClassFileTransformer app = new AgentBuilder.Default()
                     .disableClassFormatChanges()
@@ -96,6 +105,37 @@ public final class Instrumenter {
                     .transform((b, td, cl, m, pd) -> b.visit(clockCallSites()))
                     .makeRaw();
             inst.addTransformer(new QuietTransformer(app), false);
+        }
+    }
+
+    /**
+     * Identity hashes: every call site that may hash an object, in app classes and in the JDK
+     * collections, first stamps a deterministic hash into the object's header (see
+     * {@code IdentityHashes}). The JDK classes already loaded are retransformed.
+     */
+    private static void installHashes(Instrumentation inst, List<String> exclude) throws Exception {
+        // Load the rewriting code (and ASM) before the transformer can be asked to transform it.
+        HashCallSites.transform(classBytes(Instrumenter.class));
+        HashTransformer t = new HashTransformer((loader, internalName) -> {
+            if (loader == null || loader == ClassLoader.getPlatformClassLoader()) {
+                return false;
+            }
+            String n = internalName.replace('/', '.');
+            return !isIgnoredName(n, exclude);
+        });
+        inst.addTransformer(new QuietTransformer(t), true);
+        List<Class<?>> loaded = new java.util.ArrayList<>();
+        for (Class<?> c : inst.getAllLoadedClasses()) {
+            if (HashCallSites.isJdkTarget(c.getName().replace('.', '/')) && inst.isModifiableClass(c)) {
+                loaded.add(c);
+            }
+        }
+        inst.retransformClasses(loaded.toArray(Class<?>[]::new));
+    }
+
+    private static byte[] classBytes(Class<?> c) throws java.io.IOException {
+        try (java.io.InputStream in = c.getResourceAsStream(c.getSimpleName() + ".class")) {
+            return in.readAllBytes();
         }
     }
 
@@ -129,23 +169,22 @@ public final class Instrumenter {
     /** App classes: not the JDK's, not ours or our libraries', not what the user excluded. */
     private static AgentBuilder.RawMatcher appIgnored(List<String> exclude) {
         return (TypeDescription type, ClassLoader loader, JavaModule module, Class<?> redefined,
-                java.security.ProtectionDomain pd) -> {
-            if (loader == null || loader == ClassLoader.getPlatformClassLoader()) {
+                java.security.ProtectionDomain pd) ->
+                loader == null || loader == ClassLoader.getPlatformClassLoader() || isIgnoredName(type.getName(), exclude);
+    }
+
+    private static boolean isIgnoredName(String n, List<String> exclude) {
+        if (n.startsWith("dev.revenant.") && !n.startsWith("dev.revenant.demo.")
+                || n.startsWith("net.bytebuddy.") || n.startsWith("com.sun.jna.") || n.startsWith("jnr.")
+                || n.startsWith("com.kenai.jffi.") || n.startsWith("java.") || n.startsWith("jdk.")
+                || n.startsWith("sun.") || n.contains("$$Lambda") || n.startsWith("org.junit.")) {
+            return true;
+        }
+        for (String prefix : exclude) {
+            if (n.startsWith(prefix)) {
                 return true;
             }
-            String n = type.getName();
-            if (n.startsWith("dev.revenant.") && !n.startsWith("dev.revenant.demo.")
-                    || n.startsWith("net.bytebuddy.") || n.startsWith("com.sun.jna.") || n.startsWith("jnr.")
-                    || n.startsWith("com.kenai.jffi.") || n.startsWith("java.") || n.startsWith("jdk.")
-                    || n.startsWith("sun.") || n.contains("$$Lambda") || n.startsWith("org.junit.")) {
-                return true;
-            }
-            for (String prefix : exclude) {
-                if (n.startsWith(prefix)) {
-                    return true;
-                }
-            }
-            return false;
-        };
+        }
+        return false;
     }
 }

@@ -70,6 +70,24 @@ final class JdkAdvice {
         }
     }
 
+    /**
+     * {@code java.lang.invoke.MethodHandleNatives.link*}: the VM's up-calls that bootstrap
+     * invokedynamic sites, lambdas and string concatenation. They fill JDK-wide caches that the
+     * agent may already have filled in one role and not the other, so objects they hash must not
+     * take from the app thread's identity-hash sequence.
+     */
+    static final class PauseHashes {
+        @Advice.OnMethodEnter(suppress = Throwable.class)
+        static boolean enter() {
+            return dev.revenant.bridge.IdentityHashes.pauseThread();
+        }
+
+        @Advice.OnMethodExit(suppress = Throwable.class, onThrowable = Throwable.class)
+        static void exit(@Advice.Enter boolean was) {
+            dev.revenant.bridge.IdentityHashes.resumeThread(was);
+        }
+    }
+
     /** {@code java.lang.Thread.start()}: the parent decides the child's virtual id. */
     static final class ThreadStart {
         @Advice.OnMethodEnter(suppress = Throwable.class)

@@ -4,12 +4,14 @@ import java.lang.instrument.ClassFileTransformer;
 import java.lang.instrument.IllegalClassFormatException;
 import java.security.ProtectionDomain;
 
+import dev.revenant.bridge.IdentityHashes;
 import dev.revenant.bridge.ThreadState;
 
 /**
  * Runs a transformer with the calling thread marked busy: the agent's own work on an app thread
- * (ByteBuddy creating a {@code Random}, reading a clock while it transforms a class) must not be
- * recorded as the app's determinants, or replay, which transforms at other moments, would diverge.
+ * (ByteBuddy creating a {@code Random}, reading a clock or hashing objects while it transforms a
+ * class) must not be recorded as the app's determinants nor move its identity-hash sequence, or
+ * replay, which transforms at other moments, would diverge.
  */
 final class QuietTransformer implements ClassFileTransformer {
     private final ClassFileTransformer delegate;
@@ -23,11 +25,13 @@ final class QuietTransformer implements ClassFileTransformer {
                             byte[] bytes) throws IllegalClassFormatException {
         ThreadState t = ThreadState.current();
         boolean was = t.busy;
+        boolean hashesWere = IdentityHashes.pauseThread();
         t.busy = true;
         try {
             return delegate.transform(module, loader, name, redefined, pd, bytes);
         } finally {
             t.busy = was;
+            IdentityHashes.resumeThread(hashesWere);
         }
     }
 }

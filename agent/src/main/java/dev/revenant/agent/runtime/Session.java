@@ -9,6 +9,7 @@ import java.util.Set;
 import dev.revenant.agent.config.AgentConfig;
 import dev.revenant.agent.instrument.Instrumenter;
 import dev.revenant.bridge.Hooks;
+import dev.revenant.bridge.IdentityHashes;
 import dev.revenant.bridge.ThreadState;
 import dev.revenant.log.AppFingerprint;
 import dev.revenant.log.LogHeader;
@@ -42,17 +43,31 @@ final class Session {
         for (String c : PREINITIALISED) {
             Class.forName(c, true, null);
         }
+        // Lazily built JDK singletons the agent's libraries touch when recording (the default time
+        // zone above all): built in both roles here, they never build on an app thread in one role
+        // only, taking from its identity-hash sequence.
+        java.util.TimeZone.getDefault();
+        java.time.ZoneId.systemDefault();
+        java.util.Locale.getDefault();
+        java.nio.charset.Charset.defaultCharset();
         String command = System.getProperty("sun.java.command", "?");
         String main = command.split(" ")[0];
         String version = AgentMain.class.getPackage().getImplementationVersion();
         AppFingerprint fp = AppFingerprint.compute(main, System.getProperty("java.class.path"),
                 version == null ? "dev" : version);
         Set<String> disabled = new HashSet<>(config.disable());
+        if (!disabled.contains("hashes") && !IdentityHashes.install()) {
+            AgentLog.warn("identity hashes cannot be made deterministic on this JVM (" + IdentityHashes.status()
+                    + "): HashSet orders and identity hashes may differ in replay");
+        }
         switch (config.role()) {
             case "record" -> record(config, fp, inst, disabled);
             case "replay" -> replay(config, fp, inst, disabled);
             default -> throw new AgentConfig.ConfigException("role=" + config.role() + " is not supported yet");
         }
+        // Last thing before main: the main thread's hash sequence starts from its virtual id, the
+        // same in both roles whatever the agent did on this thread before.
+        IdentityHashes.setThreadKey(ThreadState.current().vid);
     }
 
     private static void record(AgentConfig config, AppFingerprint fp, Instrumentation inst, Set<String> disabled)
