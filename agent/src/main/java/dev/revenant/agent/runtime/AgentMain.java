@@ -3,6 +3,7 @@ package dev.revenant.agent.runtime;
 import java.lang.instrument.Instrumentation;
 
 import dev.revenant.agent.config.AgentConfig;
+import dev.revenant.log.LogDirectory;
 import dev.revenant.log.LogWriter;
 
 /**
@@ -17,7 +18,10 @@ public final class AgentMain {
 
     public static void start(String agentArgs, Instrumentation inst) throws Exception {
         AgentConfig config = AgentConfig.parse(agentArgs, System.getenv(), System.getProperties());
-        BootBridge.install(inst, config.log());
+        // The log directory first: its problems are the user's to fix and get the clearest message.
+        java.nio.file.Path log = "record".equals(config.role()) ? LogDirectory.prepareForWriting(config.log())
+                : LogDirectory.requireReadableLog(config.log());
+        BootBridge.install(inst, log);
         Session.start(config, inst);
     }
 
