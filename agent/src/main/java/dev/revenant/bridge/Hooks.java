@@ -51,17 +51,7 @@ public final class Hooks {
 
     private static long value(int kind, long live) {
         ThreadState t = app();
-        if (t == null) {
-            return live;
-        }
-        t.busy = true;
-        boolean hashes = IdentityHashes.pauseThread();
-        try {
-            return impl.value(t, kind, live);
-        } finally {
-            t.busy = false;
-            IdentityHashes.resumeThread(hashes);
-        }
+        return t == null ? live : outcome(t, kind, live);
     }
 
     /** Replaces {@code System.nanoTime()} at instrumented call sites. */
@@ -245,6 +235,7 @@ public final class Hooks {
         outcome(t, PARK_NANOS, System.nanoTime() - start >= nanos ? TIMED_OUT : SIGNALLED);
     }
 
+    /** Asks the runtime for one value, with the thread marked busy (nested hooks pass through). */
     private static long outcome(ThreadState t, int kind, long live) {
         t.busy = true;
         boolean hashes = IdentityHashes.pauseThread();

@@ -70,24 +70,28 @@ final class JavaProcess implements AutoCloseable {
         t.start();
     }
 
-    /** Waits until a line matches, or fails with what the process printed. */
+    /** Waits until a stdout line matches, or fails with what the process printed. */
     String await(Predicate<String> p, long timeoutSeconds) throws InterruptedException {
+        return awaitLine(lines, p, timeoutSeconds);
+    }
+
+    private String awaitLine(List<String> in, Predicate<String> p, long timeoutSeconds) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
         while (System.nanoTime() < deadline) {
-            for (String l : lines) {
+            for (String l : in) {
                 if (p.test(l)) {
                     return l;
                 }
             }
-            if (!process.isAlive() && lines.stream().noneMatch(p)) {
-                Thread.sleep(50); // let the pumps drain
-                for (String l : lines) {
+            if (!process.isAlive()) {
+                Thread.sleep(50); // let the pumps drain what the process printed last
+                for (String l : in) {
                     if (p.test(l)) {
                         return l;
                     }
                 }
-                throw new AssertionError("process exited " + process.exitValue() + " before the expected line; stdout="
-                        + lines + " stderr=" + errLines);
+                throw new AssertionError("process exited " + process.exitValue() + " before the expected line; "
+                        + "stdout=" + tail(lines) + " stderr=" + tail(errLines));
             }
             Thread.sleep(10);
         }
@@ -97,19 +101,7 @@ final class JavaProcess implements AutoCloseable {
 
     /** Waits until a stderr line matches. */
     String awaitErr(Predicate<String> p, long timeoutSeconds) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
-        while (System.nanoTime() < deadline) {
-            for (String l : errLines) {
-                if (p.test(l)) {
-                    return l;
-                }
-            }
-            if (!process.isAlive()) {
-                break;
-            }
-            Thread.sleep(10);
-        }
-        throw new AssertionError("no such stderr line within " + timeoutSeconds + " s; stderr=" + tail(errLines));
+        return awaitLine(errLines, p, timeoutSeconds);
     }
 
     long count(Predicate<String> p) {
