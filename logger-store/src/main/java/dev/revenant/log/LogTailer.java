@@ -59,14 +59,14 @@ public final class LogTailer implements AutoCloseable {
                     scanner = null;
                 }
                 case END_ZERO, INCOMPLETE -> {
-                    // The writer has not got here yet — unless it rolled to a newer segment (after a
-                    // crash a new session never finishes the old one).
-                    if (!scanner.remap() && newerSegmentExists()) {
-                        if (scanner.resync(scanner.offset()) < 0) {
-                            scanner.close();
-                            scanner = null;
-                            continue;
-                        }
+                    // The writer has not got here yet — unless this segment was left by a crashed
+                    // session and the next one continues the positions. Moving on merely because a
+                    // newer file exists would skip records still to come here (Chronicle may create
+                    // the next file before the last write to this one is visible).
+                    if (!scanner.remap() && nextSegmentContinues()) {
+                        scanner.close();
+                        scanner = null;
+                        continue;
                     }
                     return null;
                 }
@@ -82,9 +82,15 @@ public final class LogTailer implements AutoCloseable {
         return null;
     }
 
-    private boolean newerSegmentExists() throws IOException {
-        List<Path> segs = Segments.list(dir);
-        return !segs.isEmpty() && segs.get(segs.size() - 1).compareTo(current) > 0;
+    /** True if the segment after the current one starts exactly at the next expected position. */
+    private boolean nextSegmentContinues() throws IOException {
+        for (Path p : Segments.list(dir)) {
+            if (p.compareTo(current) > 0) {
+                LogRecord first = SegmentScanner.firstRecord(p);
+                return first != null && (expected < 0 || first.position() == expected);
+            }
+        }
+        return false;
     }
 
     private boolean advanceSegment() throws IOException {
