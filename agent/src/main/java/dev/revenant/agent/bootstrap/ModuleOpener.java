@@ -8,11 +8,14 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Gives the agent's own module (the unnamed module of the class loader that loaded the agent jar,
- * i.e. the application class path) the {@code java.base} access Chronicle Queue needs on JDK 17+,
- * through {@link Instrumentation#redefineModule}, so users pass no {@code --add-opens}/
- * {@code --add-exports}. Same set as the {@code Add-Exports}/{@code Add-Opens} manifest attributes
- * (which only {@code java -jar} honours) and as {@code chronicle.jvm.flags} in the parent pom.
+ * Gives the agent's implementation (the unnamed module of its {@link AgentClassLoader}) the
+ * {@code java.base} access Chronicle Queue needs on JDK 17+, through
+ * {@link Instrumentation#redefineModule}, so users pass no {@code --add-opens}/
+ * {@code --add-exports}; and exports {@code jdk.internal.misc} to the boot loader's unnamed module,
+ * where the bridge classes ({@code dev.revenant.bridge}, on the agent jar's
+ * {@code Boot-Class-Path}) live. Same set as the {@code Add-Exports}/{@code Add-Opens} manifest
+ * attributes (which only {@code java -jar} honours: they name ALL-UNNAMED, which covers the agent
+ * loader's unnamed module too) and as {@code chronicle.jvm.flags} in the parent pom.
  *
  * <p>References only JDK types: it runs before anything else in the agent.
  */
@@ -27,6 +30,9 @@ public final class ModuleOpener {
 
     private ModuleOpener() {
     }
+
+    /** java.base packages exported to the boot loader's unnamed module (the bridge). */
+    public static final List<String> BOOT_EXPORTS = List.of("jdk.internal.misc");
 
     /** Opens java.base to the module of this class. */
     public static void open(Instrumentation inst) {
@@ -86,5 +92,50 @@ public final class ModuleOpener {
                 throw new IllegalStateException("could not open java.base/" + pkg + " to the agent");
             }
         }
+    }
+
+    /**
+     * The boot loader's unnamed module: that of this class when the boot loader loaded it (the
+     * agent jar's {@code Boot-Class-Path}), else that of the bridge if the boot loader can find
+     * it; null if neither (no bridge on the boot class path).
+     */
+    public static Module bootUnnamedModule() {
+        if (ModuleOpener.class.getClassLoader() == null) {
+            return ModuleOpener.class.getModule();
+        }
+        try {
+            return Class.forName("dev.revenant.bridge.Hooks", false, null).getModule();
+        } catch (ClassNotFoundException | LinkageError e) {
+            return null;
+        }
+    }
+
+    /**
+     * Exports {@link #BOOT_EXPORTS} of java.base to the boot loader's unnamed module (where the
+     * bridge lives), then checks that it took effect. Returns false, changing nothing, if there
+     * is no such module to export to ({@link #bootUnnamedModule()} is null).
+     *
+     * @throws IllegalStateException if java.base cannot be modified or the change did not stick
+     */
+    public static boolean exportToBootUnnamed(Instrumentation inst) {
+        Module target = bootUnnamedModule();
+        if (target == null) {
+            return false;
+        }
+        Module base = Object.class.getModule();
+        if (!inst.isModifiableModule(base)) {
+            throw new IllegalStateException("java.base is not modifiable by this agent");
+        }
+        Map<String, Set<Module>> exports = new LinkedHashMap<>();
+        for (String pkg : BOOT_EXPORTS) {
+            exports.put(pkg, Set.of(target));
+        }
+        inst.redefineModule(base, Set.of(), exports, Map.of(), Set.of(), Map.of());
+        for (String pkg : BOOT_EXPORTS) {
+            if (!base.isExported(pkg, target)) {
+                throw new IllegalStateException("could not export java.base/" + pkg + " to the boot class path");
+            }
+        }
+        return true;
     }
 }

@@ -3,26 +3,40 @@ package dev.revenant.agent.bootstrap;
 import java.lang.instrument.Instrumentation;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
+import java.nio.file.Path;
 import java.util.Locale;
 
 /**
  * Agent entry point ({@code Premain-Class} and {@code Agent-Class} of revenant-agent.jar).
  *
- * <p>Order: open java.base to the agent ({@link ModuleOpener}), set Chronicle's properties, then
- * (optionally, agent argument {@code selftest}) run the Chronicle self-test, then start the
- * runtime, {@code dev.revenant.agent.runtime.AgentMain.start(String, Instrumentation)}, looked up
- * by name so that this class references no other agent type (nothing Chronicle-related may load
- * before the modules are open). No Throwable escapes.
+ * <p>In the packaged jar this class sits at the jar's root, which is on the boot class path
+ * ({@code Boot-Class-Path}), so the boot loader defines it. Everything else comes from an
+ * {@link AgentClassLoader} over the jar's {@value AgentClassLoader#PREFIX} section.
+ *
+ * <p>Order: create the agent loader; open java.base to its unnamed module and export
+ * {@code jdk.internal.misc} to the boot loader's unnamed module (the bridge) ({@link ModuleOpener});
+ * set Chronicle's properties; run the start-up preparation inside the agent loader
+ * ({@code ImplStartup}: native access, quiet slf4j, deferred native layers); then (optionally,
+ * agent argument {@code selftest}) the Chronicle self-test; then start the runtime,
+ * {@code dev.revenant.agent.runtime.AgentMain.start(String, Instrumentation)}, looked up by name
+ * in the agent loader, with that loader as the thread's context class loader (restored
+ * afterwards). No Throwable escapes.
+ *
+ * <p>A jar without the implementation section (a test's minimal agent jar) or a classes
+ * directory: this class's own loader plays the agent loader.
  *
  * <p>On failure: one line {@code revenant: agent start-up failed: <reason>} on stderr and
  * {@code System.exit(2)} — an application that asked to be recorded must not silently run
  * unrecorded — unless the agent arguments contain {@code strict=false}, in which case a one-line
  * warning is printed and the application runs without recording.
+ *
+ * <p>{@code REVENANT_DEBUG_STARTUP=1} prints the time each phase took on stderr.
  */
 public final class Premain {
 
     static final String RUNTIME_CLASS = "dev.revenant.agent.runtime.AgentMain";
     static final String SELF_TEST_CLASS = "dev.revenant.agent.bootstrap.SelfTest";
+    static final String IMPL_STARTUP_CLASS = "dev.revenant.agent.bootstrap.ImplStartup";
     static final int EXIT_START_FAILED = 2;
 
     private Premain() {
@@ -37,89 +51,102 @@ public final class Premain {
     }
 
     private static void start(String args, Instrumentation inst) {
-        long t0 = System.nanoTime();
+        StartupTimer timer = new StartupTimer("premain");
+        Thread me = Thread.currentThread();
+        ClassLoader oldContext = me.getContextClassLoader();
+        Preloader preloader = null;
         try {
-            ModuleOpener.open(inst);
-            ModuleOpener.enableNativeAccessForUnnamed();
-            long tOpened = System.nanoTime();
+            ClassLoader loader = agentLoader();
+            preloader = Preloader.start(loader);
+            timer.phase("agent loader");
+            Module target = loader instanceof AgentClassLoader ? loader.getUnnamedModule() : Premain.class.getModule();
+            ModuleOpener.open(inst, target);
+            ModuleOpener.exportToBootUnnamed(inst);
+            timer.phase("modules opened");
             System.setProperty("chronicle.analytics.disable", "true");
             if (System.getProperty("chronicle.announcer.disable") == null) {
                 System.setProperty("chronicle.announcer.disable", "true");
             }
-            quietShadedSlf4j();
+            me.setContextClassLoader(loader);
+            String prepared = prepare(loader);
+            timer.phase("prepared");
+            timer.note("prepared: " + prepared);
 
             String selfTest = null;
             if (hasFlag(args, "selftest")) {
-                Object r = invokeStatic(SELF_TEST_CLASS, "premainCheck", new Class<?>[0]);
+                Object r = invokeStatic(loader, SELF_TEST_CLASS, "premainCheck", new Class<?>[0]);
                 selfTest = String.valueOf(r);
+                timer.phase("selftest");
             }
 
-            ClassLoader loader = Premain.class.getClassLoader();
-            String resource = RUNTIME_CLASS.replace('.', '/') + ".class";
-            boolean runtimePresent = loader == null
-                ? ClassLoader.getSystemResource(resource) != null
-                : loader.getResource(resource) != null;
-            if (runtimePresent) {
-                invokeStatic(RUNTIME_CLASS, "start", new Class<?>[] {String.class, Instrumentation.class}, args, inst);
+            if (loader.getResource(RUNTIME_CLASS.replace('.', '/') + ".class") != null) {
+                invokeStatic(loader, RUNTIME_CLASS, "start", new Class<?>[] {String.class, Instrumentation.class},
+                    args, inst);
+                timer.phase("AgentMain.start");
             }
 
             if (selfTest != null) {
-                long t1 = System.nanoTime();
-                System.err.println("revenant selftest ok: " + selfTest + "; premain " + ms(t1 - t0)
-                    + " ms (modules opened in " + ms(tOpened - t0) + " ms); java " + System.getProperty("java.version"));
+                System.err.println("revenant selftest ok: " + selfTest + "; premain " + ms(timer.total())
+                    + " ms (modules opened in " + ms(timer.upTo("modules opened")) + " ms); java "
+                    + System.getProperty("java.version"));
                 System.err.flush();
             }
+            if (preloader != null) {
+                int done = preloader.stop();
+                timer.note("preloaded " + (done > 0 ? done + "/" + preloader.size() : "part of " + preloader.size()));
+            }
+            timer.report(loader);
         } catch (Throwable t) {
             fail(args, t);
+        } finally {
+            if (preloader != null) {
+                preloader.stop();
+            }
+            try {
+                me.setContextClassLoader(oldContext);
+            } catch (Throwable ignored) {
+                // never let anything escape premain
+            }
         }
     }
 
     /**
-     * The shaded slf4j (dev.revenant.shaded.slf4j, used only by Chronicle) finds no provider and
-     * would print three "SLF4J(W): No SLF4J providers were found" lines into the application's
-     * stderr. Point it at slf4j's own NOP provider, which is what it falls back to anyway. The two
-     * system properties are read by the application's own (unshaded) slf4j as well, so they are set
-     * only while the shaded LoggerFactory initialises (nothing else runs during premain) and then
-     * restored. The class-name strings below are rewritten by the shade plugin's relocation to
-     * their dev.revenant.shaded.slf4j names. Best effort; never throws.
+     * The loader of the implementation: an {@link AgentClassLoader} over the jar this class came
+     * from, or this class's own loader when there is no implementation section (tests).
      */
-    static void quietShadedSlf4j() {
-        String providerKey = "slf4j.provider";
-        String verbosityKey = "slf4j.internal.verbosity";
-        String oldProvider = System.getProperty(providerKey);
-        String oldVerbosity = System.getProperty(verbosityKey);
-        try {
-            Class<?> factory = Class.forName("org.slf4j.LoggerFactory", false, Premain.class.getClassLoader());
-            if (!factory.getName().startsWith("dev.revenant.shaded.")) {
-                return; // unshaded (tests/IDE): it is the application's slf4j, leave it alone
-            }
-            System.setProperty(providerKey, "org.slf4j.helpers.NOP_FallbackServiceProvider");
-            System.setProperty(verbosityKey, "WARN"); // hides the "Attempting to load provider" info line
-            factory.getMethod("getILoggerFactory").invoke(null);
-        } catch (Throwable ignored) {
-            // noise only: slf4j then prints its own warning
-        } finally {
-            restore(providerKey, oldProvider);
-            restore(verbosityKey, oldVerbosity);
+    static ClassLoader agentLoader() throws java.io.IOException {
+        Path jar = AgentClassLoader.jarOf(Premain.class);
+        AgentClassLoader l = jar == null ? null : AgentClassLoader.open(jar, StartupTimer.recordingClassList());
+        if (l != null) {
+            return l;
         }
+        ClassLoader own = Premain.class.getClassLoader();
+        return own == null ? ClassLoader.getSystemClassLoader() : own;
     }
 
-    private static void restore(String key, String value) {
+    /**
+     * Start-up preparation that needs the implementation's classes and java.base open to them
+     * ({@code ImplStartup.prepare}, loaded by {@code loader}). Without it (a test's minimal jar)
+     * only native access is granted, from here.
+     */
+    private static String prepare(ClassLoader loader) throws Throwable {
+        Class<?> c;
         try {
-            if (value == null) {
-                System.clearProperty(key);
-            } else {
-                System.setProperty(key, value);
-            }
-        } catch (Throwable ignored) {
-            // best effort
+            c = Class.forName(IMPL_STARTUP_CLASS, true, loader);
+        } catch (ClassNotFoundException e) {
+            ModuleOpener.enableNativeAccessForUnnamed();
+            return "no " + IMPL_STARTUP_CLASS;
         }
+        return String.valueOf(invoke(c.getMethod("prepare")));
     }
 
-    private static Object invokeStatic(String className, String method, Class<?>[] types, Object... values)
-        throws Throwable {
-        Class<?> c = Class.forName(className, true, Premain.class.getClassLoader());
-        Method m = c.getMethod(method, types);
+    private static Object invokeStatic(ClassLoader loader, String className, String method, Class<?>[] types,
+        Object... values) throws Throwable {
+        Class<?> c = Class.forName(className, true, loader);
+        return invoke(c.getMethod(method, types), values);
+    }
+
+    private static Object invoke(Method m, Object... values) throws Throwable {
         try {
             return m.invoke(null, values);
         } catch (InvocationTargetException e) {
@@ -173,7 +200,7 @@ public final class Premain {
         return msg;
     }
 
-    private static String ms(long nanos) {
+    static String ms(long nanos) {
         return String.format(Locale.ROOT, "%.1f", nanos / 1e6);
     }
 }

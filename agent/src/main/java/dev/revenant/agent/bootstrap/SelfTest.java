@@ -11,6 +11,8 @@ import net.openhft.chronicle.queue.ChronicleQueue;
 import net.openhft.chronicle.queue.ExcerptAppender;
 import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import net.openhft.posix.PosixAPI;
+import net.openhft.posix.internal.PosixAPIHolder;
 
 /**
  * Chronicle round trip used to prove that the (relocated) Chronicle Queue works inside the
@@ -27,7 +29,34 @@ public final class SelfTest {
     public static String premainCheck() throws IOException {
         long t0 = System.nanoTime();
         int n = roundTrip(100);
-        return n + " records in " + millis(System.nanoTime() - t0) + " ms";
+        return n + " records in " + millis(System.nanoTime() - t0) + " ms; " + nativeCheck();
+    }
+
+    /**
+     * Calls into Chronicle's POSIX layer (jnr-ffi over jffi, whose native library is a resource of
+     * the agent jar) and checks the answer: {@code getpid()} must be this process. Returns a
+     * summary naming the layer and the loader of jffi.
+     *
+     * @throws IllegalStateException if the layer is not the native one or answers wrongly
+     */
+    public static String nativeCheck() {
+        long t0 = System.nanoTime();
+        PosixAPI posix = PosixAPI.posix();
+        int pid = posix.getpid();
+        long expected = ProcessHandle.current().pid();
+        String layer = PosixAPIHolder.POSIX_API.getClass().getSimpleName();
+        if (pid != expected) {
+            throw new IllegalStateException("posix self-test: getpid() gave " + pid + ", this process is " + expected
+                + " (" + posix + ")");
+        }
+        ClassLoader jffiLoader;
+        try {
+            jffiLoader = Class.forName("com.kenai.jffi.Foreign", false, SelfTest.class.getClassLoader()).getClassLoader();
+        } catch (ClassNotFoundException e) {
+            throw new IllegalStateException("posix self-test: jffi is missing", e);
+        }
+        return "posix " + layer + " getpid()=" + pid + " in " + millis(System.nanoTime() - t0) + " ms, jffi loaded by "
+            + jffiLoader;
     }
 
     /**

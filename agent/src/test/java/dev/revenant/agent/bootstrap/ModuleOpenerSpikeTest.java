@@ -44,11 +44,21 @@ class ModuleOpenerSpikeTest {
         mf.getMainAttributes().putValue("Premain-Class", Premain.class.getName());
         mf.getMainAttributes().putValue("Can-Redefine-Classes", "true");
         try (OutputStream os = Files.newOutputStream(agentJar); JarOutputStream jar = new JarOutputStream(os, mf)) {
-            // Deliberately not SelfTest: "selftest" then fails, which exercises the failure path.
-            for (Class<?> c : List.of(Premain.class, ModuleOpener.class)) {
-                String entry = c.getName().replace('.', '/') + ".class";
+            // The bootstrap classes the real jar has at its root (all but those that name library
+            // types), deliberately without SelfTest: "selftest" then fails, which exercises the
+            // failure path. No revenant-impl/ section: premain uses its own loader, the probe's.
+            Path pkg = classes.resolve(Premain.class.getPackageName().replace('.', '/'));
+            List<Path> files;
+            try (var list = Files.list(pkg)) {
+                files = list.filter(f -> f.toString().endsWith(".class"))
+                    .filter(f -> !f.getFileName().toString().startsWith("SelfTest"))
+                    .filter(f -> !f.getFileName().toString().startsWith("ImplStartup"))
+                    .sorted().toList();
+            }
+            for (Path f : files) {
+                String entry = classes.relativize(f).toString().replace('\\', '/');
                 jar.putNextEntry(new JarEntry(entry));
-                jar.write(Files.readAllBytes(classes.resolve(entry)));
+                jar.write(Files.readAllBytes(f));
                 jar.closeEntry();
             }
         }
