@@ -39,9 +39,11 @@ import net.bytebuddy.utility.JavaModule;
 public final class Instrumenter {
     public static final Set<String> CATEGORIES = Set.of("clocks", "random", "threads", "hashes");
 
+
     private Instrumenter() {}
 
     public static void install(Instrumentation inst, List<String> exclude, Set<String> disabled) throws Exception {
+        long t0 = System.nanoTime();
         AgentBuilder jdk = new AgentBuilder.Default()
                 .disableClassFormatChanges()
                 .with(AgentBuilder.RedefinitionStrategy.RETRANSFORMATION)
@@ -90,12 +92,14 @@ public final class Instrumenter {
         // installOn retransforms what is loaded; it then stays registered for classes loaded
         // later, on app threads: swap it for the quiet wrapper.
         ClassFileTransformer jdkTransformer = jdk.installOn(inst);
+        long t1 = System.nanoTime();
         inst.removeTransformer(jdkTransformer);
         inst.addTransformer(new QuietTransformer(jdkTransformer), true);
 
         if (!disabled.contains("hashes") && IdentityHashes.enabled()) {
             installHashes(inst, exclude);
         }
+        long t2 = System.nanoTime();
         if (!disabled.contains("clocks")) {
             ClassFileTransformer app = new AgentBuilder.Default()
                     .disableClassFormatChanges()
@@ -105,6 +109,10 @@ public final class Instrumenter {
                     .transform((b, td, cl, m, pd) -> b.visit(clockCallSites()))
                     .makeRaw();
             inst.addTransformer(new QuietTransformer(app), false);
+        }
+        if (System.getenv("REVENANT_DEBUG_STARTUP") != null) {
+            System.err.printf("revenant startup: JDK advice %.1f ms, identity-hash call sites %.1f ms, app transformer %.1f ms%n",
+                    (t1 - t0) / 1e6, (t2 - t1) / 1e6, (System.nanoTime() - t2) / 1e6);
         }
     }
 
