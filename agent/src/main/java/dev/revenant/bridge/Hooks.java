@@ -70,14 +70,12 @@ public final class Hooks {
         if (t == null || live == null) {
             return live;
         }
-        t.busy = true;
-        boolean hashes = IdentityHashes.pauseThread();
+        boolean hashes = enter(t);
         try {
             long[] v = impl.pair(t, INSTANT, live.getEpochSecond(), live.getNano());
             return v[0] == live.getEpochSecond() && v[1] == live.getNano() ? live : Instant.ofEpochSecond(v[0], v[1]);
         } finally {
-            t.busy = false;
-            IdentityHashes.resumeThread(hashes);
+            leave(t, hashes);
         }
     }
 
@@ -97,8 +95,7 @@ public final class Hooks {
         if (t == null) {
             return;
         }
-        t.busy = true;
-        boolean hashes = IdentityHashes.pauseThread();
+        boolean hashes = enter(t);
         try {
             long seed = JdkAccess.threadLocalRandomSeed(Thread.currentThread());
             int probe = JdkAccess.threadLocalRandomProbe(Thread.currentThread());
@@ -107,8 +104,7 @@ public final class Hooks {
                 JdkAccess.setThreadLocalRandom(Thread.currentThread(), v[0], (int) v[1]);
             }
         } finally {
-            t.busy = false;
-            IdentityHashes.resumeThread(hashes);
+            leave(t, hashes);
         }
     }
 
@@ -141,13 +137,11 @@ public final class Hooks {
         if (t == null) {
             return;
         }
-        t.busy = true;
-        boolean hashes = IdentityHashes.pauseThread();
+        boolean hashes = enter(t);
         try {
             impl.bytes(t, kind, b, 0, b.length);
         } finally {
-            t.busy = false;
-            IdentityHashes.resumeThread(hashes);
+            leave(t, hashes);
         }
     }
 
@@ -235,15 +229,27 @@ public final class Hooks {
         outcome(t, PARK_NANOS, System.nanoTime() - start >= nanos ? TIMED_OUT : SIGNALLED);
     }
 
+    /**
+     * Marks the thread busy while the runtime works on it: nested hooks pass straight through and
+     * the runtime's own object hashing does not move the app's identity-hash sequence.
+     */
+    private static boolean enter(ThreadState t) {
+        t.busy = true;
+        return IdentityHashes.pauseThread();
+    }
+
+    private static void leave(ThreadState t, boolean hashesWerePaused) {
+        t.busy = false;
+        IdentityHashes.resumeThread(hashesWerePaused);
+    }
+
     /** Asks the runtime for one value, with the thread marked busy (nested hooks pass through). */
     private static long outcome(ThreadState t, int kind, long live) {
-        t.busy = true;
-        boolean hashes = IdentityHashes.pauseThread();
+        boolean hashes = enter(t);
         try {
             return impl.value(t, kind, live);
         } finally {
-            t.busy = false;
-            IdentityHashes.resumeThread(hashes);
+            leave(t, hashes);
         }
     }
 
