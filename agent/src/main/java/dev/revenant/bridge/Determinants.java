@@ -15,4 +15,9 @@ public interface Determinants {
 
     /** Bytes produced into {@code buf[off, off+len)}: logged, or overwritten with the logged bytes. */
     void bytes(ThreadState t, int kind, byte[] buf, int off, int len);
+
+    /** True if this thread's determinants come from the log (waits are answered, not waited out). */
+    default boolean replaying(ThreadState t) {
+        return false;
+    }
 }

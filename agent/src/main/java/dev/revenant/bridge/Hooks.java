@@ -156,7 +156,7 @@ public final class Hooks {
             return;
         }
         long outcome = TIMED_OUT;
-        boolean replaying = impl instanceof Replaying;
+        boolean replaying = impl.replaying(t);
         if (!replaying) {
             try {
                 Thread.sleep(millis);
@@ -181,7 +181,7 @@ public final class Hooks {
             o.wait(millis);
             return;
         }
-        if (impl instanceof Replaying) {
+        if (impl.replaying(t)) {
             long outcome = outcome(t, TIMED_WAIT, TIMED_OUT);
             if (outcome == SIGNALLED) {
                 o.wait(millis);
@@ -218,7 +218,7 @@ public final class Hooks {
             java.util.concurrent.locks.LockSupport.parkNanos(blocker, nanos);
             return;
         }
-        if (impl instanceof Replaying) {
+        if (impl.replaying(t)) {
             if (outcome(t, PARK_NANOS, TIMED_OUT) != TIMED_OUT) {
                 java.util.concurrent.locks.LockSupport.parkNanos(blocker, nanos);
             }
@@ -251,10 +251,6 @@ public final class Hooks {
         } finally {
             leave(t, hashes);
         }
-    }
-
-    /** Marks the replaying implementation: waits are answered from the log, not waited out. */
-    public interface Replaying {
     }
 
     /** Entry of {@code Thread.start()}: the parent decides the child's virtual id. */

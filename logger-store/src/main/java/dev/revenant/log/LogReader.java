@@ -71,6 +71,22 @@ public final class LogReader implements AutoCloseable {
         return new LogReader(dir, Mode.LENIENT, all.subList(from, all.size()), -1);
     }
 
+    /**
+     * Position of the last intact record of a log, read from its last segments only (-1 if it has
+     * none): how far a replay of the whole log will get.
+     */
+    public static long endPosition(Path dir) throws IOException {
+        try (LogReader r = openLastSegments(LogDirectory.requireReadableLog(dir))) {
+            if (r == null) {
+                return -1;
+            }
+            while (r.next() != null) {
+                // to the end
+            }
+            return r.lastPosition();
+        }
+    }
+
     public Path directory() {
         return dir;
     }

@@ -265,6 +265,14 @@ public final class LogWriter implements AutoCloseable {
                     }
                     previousEnd = tail.lastPosition();
                     previousStable = tail.stableWatermark();
+                    // Records the previous writer wrote but never forced (it crashed) may be in the
+                    // page cache only; a recovered process builds on them, so they must survive a
+                    // power cut before anything of this session can count as stable.
+                    for (Path seg : tail.segments()) {
+                        try (FileChannel ch = FileChannel.open(seg, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                            ch.force(false);
+                        }
+                    }
                     lastEpoch = lastEpoch(d);
                 }
             }

@@ -12,13 +12,19 @@ public final class RecordTypes {
     public static final int HEADER = 1;
     /** Start-up environment (arguments, environment variables, system properties). */
     public static final int ENVIRONMENT = 2;
+    /**
+     * Second record of a session that a recovered process started when it went live: the session
+     * continues the run of the sessions before it (a replay goes on through it), unlike a session
+     * that starts a fresh run with its own {@link #ENVIRONMENT}.
+     */
+    public static final int CONTINUES = 3;
     /** A clock read and its value. */
     public static final int CLOCK = 10;
     /** A timed wait and how it ended (signalled or timed out). */
     public static final int TIMED_WAIT = 11;
     /** A seed or random bytes. */
     public static final int RANDOM = 12;
-    /** Accepted connection. */
+    /** A server socket bound, or a connection accepted (or none pending). */
     public static final int SOCKET_ACCEPT = 20;
     /** Bytes read from a connection. */
     public static final int SOCKET_READ = 21;
@@ -38,6 +44,7 @@ public final class RecordTypes {
     static {
         NAMES.put(HEADER, "HEADER");
         NAMES.put(ENVIRONMENT, "ENVIRONMENT");
+        NAMES.put(CONTINUES, "CONTINUES");
         NAMES.put(CLOCK, "CLOCK");
         NAMES.put(TIMED_WAIT, "TIMED_WAIT");
         NAMES.put(RANDOM, "RANDOM");

@@ -32,6 +32,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         InspectCommand.class,
         VerifyCommand.class,
         ReplayCommand.class,
+        RecoverCommand.class,
         SelfTestChronicleCommand.class,
         CommandLine.HelpCommand.class,
     })

@@ -87,8 +87,8 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
         }
         List<String> disable = v.get("disable").isBlank() ? List.of() : List.of(v.get("disable").split(";"));
         for (String c : disable) {
-            if (!List.of("clocks", "random", "threads", "hashes").contains(c)) {
-                throw new ConfigException("disable=" + c + ": expected clocks, random, threads or hashes");
+            if (!List.of("clocks", "random", "threads", "hashes", "sockets").contains(c)) {
+                throw new ConfigException("disable=" + c + ": expected clocks, random, threads, hashes or sockets");
             }
         }
         return new AgentConfig(Path.of(v.get("log")), strict.equals("true"), commit, exclude, role,

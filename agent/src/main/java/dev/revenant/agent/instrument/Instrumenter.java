@@ -37,7 +37,7 @@ import net.bytebuddy.utility.JavaModule;
  * </ul>
  */
 public final class Instrumenter {
-    public static final Set<String> CATEGORIES = Set.of("clocks", "random", "threads", "hashes");
+    public static final Set<String> CATEGORIES = Set.of("clocks", "random", "threads", "hashes", "sockets");
 
 
     private Instrumenter() {}
@@ -89,6 +89,9 @@ public final class Instrumenter {
                     .transform((b, td, cl, m, pd) -> b.visit(Advice.to(JdkAdvice.ThreadStart.class)
                             .on(named("start").and(takesArguments(0)))));
         }
+        if (!disabled.contains("sockets")) {
+            jdk = sockets(jdk);
+        }
         // installOn retransforms what is loaded; it then stays registered for classes loaded
         // later, on app threads: swap it for the quiet wrapper.
         ClassFileTransformer jdkTransformer = jdk.installOn(inst);
@@ -114,6 +117,53 @@ public final class Instrumenter {
             System.err.printf("revenant startup: JDK advice %.1f ms, identity-hash call sites %.1f ms, app transformer %.1f ms%n",
                     (t1 - t0) / 1e6, (t2 - t1) / 1e6, (System.nanoTime() - t2) / 1e6);
         }
+    }
+
+    /**
+     * Sockets: NIO socket and server socket channels, the close of any channel (held output leaves
+     * first), and the epoll selector's native wait (its ready sets are determinants). Channel kinds
+     * not recorded yet say so when they are created.
+     */
+    private static AgentBuilder sockets(AgentBuilder jdk)
+            throws NoSuchMethodException {
+        AsmVisitorWrapper epollWait = MemberSubstitution.relaxed()
+                .method(named("wait").and(isDeclaredBy(named("sun.nio.ch.EPoll"))))
+                .replaceWith(dev.revenant.bridge.NetHooks.class.getMethod("epollWait", int.class, long.class, int.class,
+                        int.class))
+                .on(any());
+        return jdk.type(named("sun.nio.ch.ServerSocketChannelImpl"))
+                .transform((b, td, cl, m, pd) -> b
+                        .visit(Advice.to(NetAdvice.Bind.class).on(named("bind").and(takesArguments(2))))
+                        .visit(Advice.to(NetAdvice.Accept.class).on(named("accept").and(takesArguments(0))))
+                        .visit(Advice.to(NetAdvice.LocalAddress.class)
+                                .on(named("getLocalAddress").or(named("localAddress")).and(takesArguments(0)))))
+                .type(named("sun.nio.ch.SocketChannelImpl"))
+                .transform((b, td, cl, m, pd) -> b
+                        .visit(Advice.to(NetAdvice.Read.class)
+                                .on(named("read").and(takesArguments(java.nio.ByteBuffer.class))))
+                        .visit(Advice.to(NetAdvice.Write.class)
+                                .on(named("write").and(takesArguments(java.nio.ByteBuffer.class))))
+                        .visit(Advice.to(NetAdvice.Vectored.class)
+                                .on(named("read").or(named("write")).and(takesArguments(3))))
+                        .visit(Advice.to(NetAdvice.LocalAddress.class)
+                                .on(named("getLocalAddress").or(named("localAddress")).and(takesArguments(0))))
+                        .visit(Advice.to(NetAdvice.RemoteAddress.class)
+                                .on(named("getRemoteAddress").or(named("remoteAddress")).and(takesArguments(0))))
+                        .visit(Advice.to(NetAdvice.ShutdownOutput.class)
+                                .on(named("shutdownOutput").and(takesArguments(0)))))
+                .type(named("java.nio.channels.spi.AbstractInterruptibleChannel"))
+                .transform((b, td, cl, m, pd) -> b.visit(Advice.to(NetAdvice.Close.class)
+                        .on(named("close").and(takesArguments(0)))))
+                .type(named("sun.nio.ch.EPollSelectorImpl"))
+                .transform((b, td, cl, m, pd) -> b
+                        .visit(Advice.to(NetAdvice.SelectorOpened.class)
+                                .on(net.bytebuddy.matcher.ElementMatchers.isConstructor()))
+                        .visit(epollWait))
+                .type(named("sun.nio.ch.DatagramChannelImpl").or(named("sun.nio.ch.UnixAsynchronousSocketChannelImpl"))
+                        .or(named("sun.nio.ch.UnixAsynchronousServerSocketChannelImpl"))
+                        .or(named("sun.nio.ch.NioSocketImpl")))
+                .transform((b, td, cl, m, pd) -> b.visit(Advice.to(NetAdvice.Unsupported.class)
+                        .on(net.bytebuddy.matcher.ElementMatchers.isConstructor())));
     }
 
     /**

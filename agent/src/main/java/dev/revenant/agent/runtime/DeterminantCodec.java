@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 import dev.revenant.bridge.Hooks;
+import dev.revenant.bridge.NetHooks;
 import dev.revenant.log.RecordTypes;
 
 /**
@@ -17,6 +18,10 @@ public final class DeterminantCodec {
         return switch (kind) {
             case Hooks.NANO_TIME, Hooks.CURRENT_MILLIS, Hooks.INSTANT, Hooks.CLOCK_MILLIS -> RecordTypes.CLOCK;
             case Hooks.SLEEP, Hooks.TIMED_WAIT, Hooks.PARK_NANOS -> RecordTypes.TIMED_WAIT;
+            case NetHooks.BIND, NetHooks.ACCEPT -> RecordTypes.SOCKET_ACCEPT;
+            case NetHooks.READ -> RecordTypes.SOCKET_READ;
+            case NetHooks.WRITE -> RecordTypes.SOCKET_WRITE;
+            case NetHooks.SELECT -> RecordTypes.SELECT;
             default -> RecordTypes.RANDOM;
         };
     }
@@ -48,9 +53,18 @@ public final class DeterminantCodec {
         return ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN).getLong(9);
     }
 
+    /** Name of a kind of determinant, for reports. */
+    static String kindName(int kind) {
+        String n = NetHooks.kindName(kind);
+        return n != null ? n : Hooks.kindName(kind);
+    }
+
     /** Human-readable form for divergence reports and {@code inspect}. */
     public static String describe(byte[] payload) {
         int kind = kind(payload);
+        if (NetHooks.kindName(kind) != null) {
+            return NetCodec.describe(payload);
+        }
         String name = Hooks.kindName(kind);
         if (payload.length == 9) {
             return name + " = " + first(payload);

@@ -17,7 +17,12 @@ final class Recorder implements Determinants {
         this.log = log;
     }
 
-    private void append(ThreadState t, int kind, byte[] payload) {
+    LogWriter log() {
+        return log;
+    }
+
+    /** Appends one determinant of the calling thread; its position, or -1 if the log failed. */
+    long append(ThreadState t, int kind, byte[] payload) {
         long p = log.append(DeterminantCodec.recordType(kind), t.vid, t.seq++, payload);
         if (p < 0 && !reportedFailure) {
             reportedFailure = true;
@@ -25,6 +30,7 @@ final class Recorder implements Determinants {
                     + (log.failure() == null ? "closed" : log.failure().getMessage())
                     + "); this run can no longer be replayed past position " + log.appendedPosition());
         }
+        return p;
     }
 
     @Override

@@ -5,94 +5,144 @@ import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
 
-import dev.revenant.bridge.Determinants;
-import dev.revenant.bridge.Hooks;
 import dev.revenant.bridge.ThreadState;
 import dev.revenant.log.LogReader;
 import dev.revenant.log.LogRecord;
 import dev.revenant.log.RecordTypes;
 
 /**
- * Replay mode: hands each thread the determinants it recorded, in its own order. Records are
- * read from the log in position order and queued per virtual thread, so threads that do not race
- * replay exactly; racing threads need the scheduler (a later issue).
+ * Hands each thread the determinants it recorded, in its own order. Records are read from the log
+ * in position order and queued per virtual thread, so threads that do not race replay exactly;
+ * racing threads need the scheduler (a later issue).
+ *
+ * <p>A session that a recovered process started when it went live ({@code HEADER} followed by
+ * {@code CONTINUES}) continues the run: replay reads on through it. A session that starts a fresh
+ * run ({@code HEADER} followed by {@code ENVIRONMENT}) ends what is replayed.
  *
  * <p>A request that does not match what the log holds next for that thread (another kind, a
- * sequence gap) is a divergence: replay stops with a report and exit code 3. When the log is
- * exhausted, replay has reproduced everything the recorded run did: it says so and ends the JVM.
+ * sequence gap) is a divergence: replay stops with a report and exit code 3. When the log has
+ * nothing more for a thread, the {@link EndAction} decides: {@code replay} ends the JVM, recovery
+ * goes live and {@link #take} returns null.
  */
-final class Replayer implements Determinants, Hooks.Replaying {
+final class Replayer {
     static final int EXIT_DIVERGENCE = 3;
 
     private final LogReader reader;
     private final Map<Long, ArrayDeque<LogRecord>> queues = new HashMap<>();
     private final long endPosition;
     private final EndAction atEnd;
+    private final Progress progress;
     private long replayed;
+    private long lastPosition = -1;
     private boolean exhausted;
+    private boolean ended;
 
-    /** What to do when the log runs out. */
+    /** What to do when the log has nothing more for a thread. */
     interface EndAction {
         void logEnded(long replayed, long lastPosition);
     }
 
-    Replayer(LogReader reader, long endPosition, EndAction atEnd) {
+    /** Told now and then how far replay got. */
+    interface Progress {
+        void at(long replayed, long position);
+    }
+
+    Replayer(LogReader reader, long endPosition, EndAction atEnd, Progress progress) {
         this.reader = reader;
         this.endPosition = endPosition;
         this.atEnd = atEnd;
+        this.progress = progress;
     }
 
-    long replayed() {
+    synchronized long replayed() {
         return replayed;
     }
 
-    private synchronized LogRecord next(ThreadState t, int kind) {
+    synchronized long lastPosition() {
+        return lastPosition;
+    }
+
+    /** True while this thread still has recorded determinants queued or the log is not read to its end. */
+    synchronized boolean hasMore(ThreadState t) {
+        ArrayDeque<LogRecord> q = queues.get(t.vid);
+        return q != null && !q.isEmpty() || !ended;
+    }
+
+    private static boolean isDeterminant(int type) {
+        return type == RecordTypes.CLOCK || type == RecordTypes.RANDOM || type == RecordTypes.TIMED_WAIT
+                || type == RecordTypes.SOCKET_ACCEPT || type == RecordTypes.SOCKET_READ
+                || type == RecordTypes.SOCKET_WRITE || type == RecordTypes.SELECT;
+    }
+
+    /** Reads one more record into the queues; false once the log (or this run) is exhausted. */
+    private boolean readOne() {
+        LogRecord r;
+        try {
+            r = reader.next();
+            if (r != null && r.type() == RecordTypes.HEADER) {
+                LogRecord second = reader.next();
+                if (second == null || second.type() != RecordTypes.CONTINUES) {
+                    return false; // a fresh run starts here, or nothing follows: this run ended
+                }
+                r = reader.next();
+            }
+        } catch (IOException e) {
+            AgentLog.error("replay stopped: the log cannot be read further: " + e.getMessage());
+            Runtime.getRuntime().halt(1);
+            return false;
+        }
+        if (r == null || r.position() > endPosition) {
+            return false;
+        }
+        lastPosition = r.position();
+        if (isDeterminant(r.type())) {
+            queues.computeIfAbsent(r.thread(), k -> new ArrayDeque<>()).add(r);
+        }
+        return true;
+    }
+
+    /**
+     * The calling thread's next determinant, which must be of {@code kind}; null when the log has
+     * nothing more for it (after the end action ran, if it returned).
+     */
+    synchronized LogRecord take(ThreadState t, int kind) {
         ArrayDeque<LogRecord> q = queues.get(t.vid);
         while ((q == null || q.isEmpty()) && !exhausted) {
-            LogRecord r;
-            try {
-                r = reader.next();
-            } catch (IOException e) {
-                AgentLog.error("replay stopped: the log cannot be read further: " + e.getMessage());
-                Runtime.getRuntime().halt(1);
-                return null;
-            }
-            if (r == null || r.position() > endPosition) {
+            if (!readOne()) {
                 exhausted = true;
                 break;
             }
-            if (r.type() == RecordTypes.HEADER) {
-                exhausted = true; // the next session (a recovery) starts here: this run ended
-                break;
-            }
-            if (r.type() != RecordTypes.CLOCK && r.type() != RecordTypes.RANDOM
-                    && r.type() != RecordTypes.TIMED_WAIT) {
-                continue; // environment and other records are read at start-up, not per call
-            }
-            queues.computeIfAbsent(r.thread(), k -> new ArrayDeque<>()).add(r);
             q = queues.get(t.vid);
         }
         if (q == null || q.isEmpty()) {
-            atEnd.logEnded(replayed, reader.lastPosition());
+            if (!ended) {
+                ended = true;
+                atEnd.logEnded(replayed, lastPosition);
+            }
             return null;
         }
         LogRecord r = q.poll();
         if (DeterminantCodec.kind(r.payload()) != kind || r.threadSeq() != t.seq) {
-            diverged(t, kind, r);
+            diverged(t, DeterminantCodec.kindName(kind), r, null);
         }
         t.seq++;
-        replayed++;
+        if ((++replayed & 1023) == 0) {
+            progress.at(replayed, r.position());
+        }
         return r;
     }
 
-    private void diverged(ThreadState t, int kind, LogRecord expected) {
+    /** Stops replay with the report: where, what the log held, what the program did. Never returns. */
+    static void diverged(ThreadState t, String asked, LogRecord expected, String detail) {
         StringBuilder sb = new StringBuilder();
         sb.append("replay diverged at log position ").append(expected.position()).append(" on thread ")
                 .append(Thread.currentThread().getName()).append(" (virtual id ").append(t.vid).append(")\n");
         sb.append("  the log holds next: ").append(DeterminantCodec.describe(expected.payload()))
                 .append(" (thread sequence ").append(expected.threadSeq()).append(")\n");
-        sb.append("  the program asked:  ").append(Hooks.kindName(kind)).append(" (thread sequence ").append(t.seq)
-                .append(")\n");
+        sb.append("  the program asked:  ").append(asked).append(" (thread sequence ").append(t.seq).append(")\n");
+        if (detail != null) {
+            sb.append("  ").append(detail).append('\n');
+        }
         sb.append("  at:\n");
         for (StackTraceElement e : Thread.currentThread().getStackTrace()) {
             String c = e.getClassName();
@@ -105,31 +155,5 @@ final class Replayer implements Determinants, Hooks.Replaying {
                 + "between threads the log does not order yet)");
         AgentLog.error(sb.toString());
         Runtime.getRuntime().halt(EXIT_DIVERGENCE);
-    }
-
-    @Override
-    public long value(ThreadState t, int kind, long live) {
-        LogRecord r = next(t, kind);
-        return r == null ? live : DeterminantCodec.first(r.payload());
-    }
-
-    @Override
-    public long[] pair(ThreadState t, int kind, long a, long b) {
-        LogRecord r = next(t, kind);
-        return r == null ? new long[] {a, b}
-                : new long[] {DeterminantCodec.first(r.payload()), DeterminantCodec.second(r.payload())};
-    }
-
-    @Override
-    public void bytes(ThreadState t, int kind, byte[] buf, int off, int len) {
-        LogRecord r = next(t, kind);
-        if (r == null) {
-            return;
-        }
-        byte[] p = r.payload();
-        if (p.length - 1 != len) {
-            diverged(t, kind, r);
-        }
-        System.arraycopy(p, 1, buf, off, len);
     }
 }

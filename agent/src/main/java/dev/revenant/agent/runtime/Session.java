@@ -62,8 +62,8 @@ final class Session {
         }
         switch (config.role()) {
             case "record" -> record(config, fp, inst, disabled);
-            case "replay" -> replay(config, fp, inst, disabled);
-            default -> throw new AgentConfig.ConfigException("role=" + config.role() + " is not supported yet");
+            case "replay", "recover" -> replay(config, fp, inst, disabled);
+            default -> throw new AgentConfig.ConfigException("role=" + config.role() + " is not supported");
         }
         // Last thing before main: the main thread's hash sequence starts from its virtual id, the
         // same in both roles whatever the agent did on this thread before.
@@ -76,11 +76,26 @@ final class Session {
         long p = w.append(RecordTypes.ENVIRONMENT, ThreadState.current().vid, 0, EnvironmentSnapshot.live().encode());
         w.awaitStable(p);
         AgentMain.setWriter(w);
+        Run run = Run.recording(new Recorder(w));
+        NetRuntime net = new NetRuntime(run, config.commit().equals("pessimistic"));
+        install(run, net, inst, config, disabled);
+        closeAtExit(w, net);
+    }
+
+    /** The hooks' runtime first (the selector hook needs it), then the instrumentation, then the determinants. */
+    private static void install(Run run, NetRuntime net, Instrumentation inst, AgentConfig config, Set<String> disabled)
+            throws Exception {
+        dev.revenant.bridge.NetHooks.install(net);
         Instrumenter.install(inst, config.exclude(), disabled);
-        Hooks.install(new Recorder(w));
+        Hooks.install(run);
         Hooks.threadLocalRandomInit(); // the main thread's seed, if the JDK gave it one before us
+    }
+
+    /** At exit: held output leaves (bounded wait), then the log closes. */
+    static void closeAtExit(LogWriter w, NetRuntime net) {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
+                net.drainAll(5_000);
                 w.close();
             } catch (Throwable t) {
                 AgentLog.error("closing the log failed: " + t.getMessage());
@@ -90,6 +105,7 @@ final class Session {
 
     private static void replay(AgentConfig config, AppFingerprint fp, Instrumentation inst, Set<String> disabled)
             throws Exception {
+        boolean recover = config.role().equals("recover");
         LogReader reader = LogReader.open(config.log(), LogReader.Mode.STRICT);
         LogRecord first = reader.next();
         if (first == null || first.type() != RecordTypes.HEADER) {
@@ -100,7 +116,8 @@ final class Session {
         if (!diff.isEmpty()) {
             String what = "the log was recorded by another build of the app: " + String.join("; ", diff);
             if (!config.force()) {
-                AgentLog.error(what + ". Replay refused: it would diverge. Use --force to replay anyway and see where.");
+                AgentLog.error(what + ". " + (recover ? "Recovery" : "Replay") + " refused: it would diverge. Use "
+                        + "--force to replay anyway and see where.");
                 Runtime.getRuntime().halt(1);
             }
             AgentLog.warn(what + " (replaying anyway: --force)");
@@ -118,16 +135,28 @@ final class Session {
         }
         recorded.apply();
         ThreadState.current(); // same per-thread work as in record mode
+        long started = System.nanoTime();
+        Recovery recovery = recover ? new Recovery(config, fp, started) : null;
         Replayer replayer = new Replayer(reader, Long.MAX_VALUE, (n, last) -> {
+            if (recovery != null) {
+                recovery.logEnded(n, last);
+                return;
+            }
             System.out.flush();
             AgentLog.info("replay reached the end of the log after " + n + " determinants (position " + last
                     + "): the recorded run got this far");
             Runtime.getRuntime().halt(0);
-        });
-        Instrumenter.install(inst, config.exclude(), disabled);
-        Hooks.install(replayer);
-        Hooks.threadLocalRandomInit();
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> AgentLog.info("replay ended with the program's own exit after "
-                + replayer.replayed() + " determinants"), "revenant-shutdown"));
+        }, recovery == null ? (n, p) -> { } : recovery::progress);
+        Run run = Run.replaying(replayer, recovery);
+        NetRuntime net = new NetRuntime(run, config.commit().equals("pessimistic"));
+        if (recovery != null) {
+            recovery.attach(run, net);
+            Console.suppress();
+        }
+        install(run, net, inst, config, disabled);
+        if (recovery == null) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> AgentLog.info("replay ended with the program's own "
+                    + "exit after " + replayer.replayed() + " determinants"), "revenant-shutdown"));
+        }
     }
 }

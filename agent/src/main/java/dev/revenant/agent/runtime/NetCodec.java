@@ -1,0 +1,149 @@
+package dev.revenant.agent.runtime;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+
+import dev.revenant.bridge.NetHooks;
+
+/**
+ * Payloads of socket determinants. Byte 0 is the kind ({@link NetHooks}), then little-endian:
+ *
+ * <pre>
+ * BIND    kind | conn i64 | status i8 (0 bound, 1 failed) | address, or the error message
+ * ACCEPT  kind | server conn i64 | conn i64 (-1 none pending, -2 failed) | remote address | local address, or message
+ * READ    kind | conn i64 | n i32 (bytes read; -1 end of stream; -2 failed) | the n bytes, or message
+ * WRITE   kind | conn i64 | n i64 (bytes taken; -2 failed) | message if failed
+ * SELECT  kind | count i32 | count x (conn i64 | fd i32 | epoll events i32)
+ * address: length i8 (0 none, 4 or 16 IP bytes) | IP bytes | port u16
+ * message: UTF-8 to the end of the payload
+ * </pre>
+ *
+ * In SELECT, {@code conn} is a connection id, {@link #WAKEUP} for the selector's own wake-up
+ * descriptor, or {@link #UNTRACKED} for a descriptor the agent does not know (its number is kept).
+ */
+final class NetCodec {
+    static final long NONE = -1;
+    static final long FAILED = -2;
+    static final long WAKEUP = -1;
+    static final long UNTRACKED = -2;
+
+    private NetCodec() {}
+
+    static ByteBuffer buffer(int kind, int size) {
+        return ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN).put((byte) kind);
+    }
+
+    static ByteBuffer read(byte[] payload) {
+        ByteBuffer b = ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN);
+        b.get();
+        return b;
+    }
+
+    static int addressSize(SocketAddress a) {
+        return a instanceof InetSocketAddress i && i.getAddress() != null ? 3 + i.getAddress().getAddress().length : 1;
+    }
+
+    static void putAddress(ByteBuffer b, SocketAddress a) {
+        if (a instanceof InetSocketAddress i && i.getAddress() != null) {
+            byte[] ip = i.getAddress().getAddress();
+            b.put((byte) ip.length).put(ip).putShort((short) i.getPort());
+        } else {
+            b.put((byte) 0);
+        }
+    }
+
+    static InetSocketAddress getAddress(ByteBuffer b) {
+        int n = b.get();
+        if (n == 0) {
+            return null;
+        }
+        byte[] ip = new byte[n];
+        b.get(ip);
+        int port = b.getShort() & 0xFFFF;
+        try {
+            return new InetSocketAddress(InetAddress.getByAddress(ip), port);
+        } catch (UnknownHostException e) {
+            return null;
+        }
+    }
+
+    static byte[] utf8(String s) {
+        return (s == null ? "" : s).getBytes(StandardCharsets.UTF_8);
+    }
+
+    static String rest(ByteBuffer b) {
+        byte[] m = new byte[b.remaining()];
+        b.get(m);
+        return new String(m, StandardCharsets.UTF_8);
+    }
+
+    static String message(Throwable t) {
+        return t.getClass().getName() + ": " + (t.getMessage() == null ? "" : t.getMessage());
+    }
+
+    /** Human-readable form for {@code inspect} and divergence reports. */
+    static String describe(byte[] p) {
+        try {
+            ByteBuffer b = read(p);
+            int kind = p[0] & 0xFF;
+            switch (kind) {
+                case NetHooks.BIND -> {
+                    long conn = b.getLong();
+                    return b.get() == 0 ? "bind conn " + conn + " to " + getAddress(b)
+                            : "bind conn " + conn + " failed: " + rest(b);
+                }
+                case NetHooks.ACCEPT -> {
+                    long server = b.getLong();
+                    long conn = b.getLong();
+                    if (conn == NONE) {
+                        return "accept on conn " + server + ": none pending";
+                    }
+                    if (conn == FAILED) {
+                        return "accept on conn " + server + " failed: " + rest(b);
+                    }
+                    return "accept on conn " + server + ": conn " + conn + " from " + getAddress(b);
+                }
+                case NetHooks.READ -> {
+                    long conn = b.getLong();
+                    int n = b.getInt();
+                    if (n == -1) {
+                        return "read conn " + conn + ": end of stream";
+                    }
+                    if (n == -2) {
+                        return "read conn " + conn + " failed: " + rest(b);
+                    }
+                    return "read conn " + conn + ": " + n + " bytes";
+                }
+                case NetHooks.WRITE -> {
+                    long conn = b.getLong();
+                    long n = b.getLong();
+                    return n == FAILED ? "write conn " + conn + " failed: " + rest(b)
+                            : "write conn " + conn + ": " + n + " bytes taken";
+                }
+                case NetHooks.SELECT -> {
+                    int n = b.getInt();
+                    StringBuilder sb = new StringBuilder("select: " + n + " ready");
+                    for (int i = 0; i < n && i < 16; i++) {
+                        long conn = b.getLong();
+                        int fd = b.getInt();
+                        int ev = b.getInt();
+                        sb.append(i == 0 ? " [" : ", ")
+                                .append(conn == WAKEUP ? "wakeup" : conn == UNTRACKED ? "fd " + fd : "conn " + conn)
+                                .append(" 0x").append(Integer.toHexString(ev));
+                    }
+                    return sb.append(n > 0 ? (n > 16 ? ", ...]" : "]") : "").toString();
+                }
+                default -> {
+                    return "kind " + kind;
+                }
+            }
+        } catch (RuntimeException e) {
+            return "socket determinant (" + p.length + " bytes, undecodable)";
+        }
+    }
+}

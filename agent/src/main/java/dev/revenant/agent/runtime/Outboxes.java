@@ -1,0 +1,173 @@
+package dev.revenant.agent.runtime;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayDeque;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+import dev.revenant.log.LogWriter;
+
+/**
+ * Output commit ({@code commit=pessimistic}): what the app writes to a connection waits in that
+ * connection's outbox until every determinant recorded before it is stable, and then leaves from
+ * one agent thread, {@code revenant-outbox}. The app's write returns as soon as its bytes are in
+ * the outbox (as a kernel send buffer would take them); it waits only when the outbox is full
+ * (back-pressure), and in {@code close}/{@code shutdownOutput}, which must not overtake held data.
+ *
+ * <p>If the log fails, nothing more becomes stable and the held output never leaves: the app's
+ * clients wait rather than receive an answer the log could not make durable.
+ */
+final class Outboxes implements LogWriter.StableListener {
+    /** Bytes one connection may hold before the app's writes wait (blocking) or come back short. */
+    static final int CAPACITY = 4 << 20;
+
+    private final LogWriter log;
+    private final ConcurrentHashMap<Long, Outbox> pending = new ConcurrentHashMap<>();
+    private final AtomicLong keys = new AtomicLong();
+    private final AtomicLong requested = new AtomicLong(-1);
+    private final Thread releaser;
+    private volatile boolean woken;
+    // Counters, for tools.
+    final AtomicLong bytesHeld = new AtomicLong();
+    final AtomicLong bytesReleased = new AtomicLong();
+
+    Outboxes(LogWriter log) {
+        this.log = log;
+        this.releaser = new Thread(this::run, "revenant-outbox");
+        releaser.setDaemon(true);
+        releaser.start();
+    }
+
+    Outbox create(SocketChannel channel) {
+        return new Outbox(keys.incrementAndGet(), channel);
+    }
+
+    @Override
+    public void stable(long position) {
+        wake();
+    }
+
+    @Override
+    public void failed(long position, IOException cause) {
+        // Held output stays held: the log said so loudly already (Recorder).
+    }
+
+    private void wake() {
+        woken = true;
+        LockSupport.unpark(releaser);
+    }
+
+    private void run() {
+        while (true) {
+            woken = false;
+            long stable = log.stablePosition();
+            boolean blocked = false;
+            for (Outbox ob : pending.values()) {
+                blocked |= ob.release(stable);
+            }
+            if (!woken) {
+                LockSupport.parkNanos(this, blocked ? TimeUnit.MILLISECONDS.toNanos(1) : TimeUnit.MILLISECONDS.toNanos(200));
+            }
+        }
+    }
+
+    /** One connection's held output, in write order, each chunk tagged with the position it waits for. */
+    final class Outbox {
+        private final long key;
+        private final SocketChannel channel;
+        private final ArrayDeque<Chunk> chunks = new ArrayDeque<>();
+        private long held;
+        private IOException failure;
+
+        private Outbox(long key, SocketChannel channel) {
+            this.key = key;
+            this.channel = channel;
+        }
+
+        /** Room left, waiting for some if {@code wait} and the outbox is full. */
+        synchronized int room(boolean wait) throws IOException {
+            while (failure == null && held >= CAPACITY && wait) {
+                try {
+                    wait(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.nio.channels.ClosedByInterruptException();
+                }
+            }
+            if (failure != null) {
+                throw failure;
+            }
+            return (int) Math.max(0, CAPACITY - held);
+        }
+
+        /** Holds {@code data} until {@code position} is stable. */
+        synchronized void hold(byte[] data, long position) {
+            chunks.add(new Chunk(ByteBuffer.wrap(data), position));
+            held += data.length;
+            bytesHeld.addAndGet(data.length);
+            pending.put(key, this);
+            if (position >= 0 && requested.get() < position) {
+                requested.accumulateAndGet(position, Math::max);
+                log.onStable(position, Outboxes.this);
+            }
+        }
+
+        /** Writes what is stable; true if the socket took less than that (try again soon). */
+        synchronized boolean release(long stable) {
+            try {
+                while (!chunks.isEmpty() && chunks.peek().position >= 0 && chunks.peek().position <= stable) {
+                    Chunk c = chunks.peek();
+                    int n = channel.write(c.data);
+                    held -= n;
+                    bytesHeld.addAndGet(-n);
+                    bytesReleased.addAndGet(n);
+                    if (c.data.hasRemaining()) {
+                        return true;
+                    }
+                    chunks.poll();
+                    notifyAll();
+                }
+            } catch (IOException e) {
+                // The peer is gone: what was held cannot reach it. The app learns on its next call.
+                failure = e;
+                bytesHeld.addAndGet(-held);
+                held = 0;
+                chunks.clear();
+                notifyAll();
+            }
+            if (chunks.isEmpty()) {
+                pending.remove(key);
+            }
+            return false;
+        }
+
+        /** Waits until everything held has left (close, shutdownOutput); false if it timed out. */
+        synchronized boolean drain(long timeoutMillis) {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+            while (!chunks.isEmpty() && failure == null) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                wake();
+                try {
+                    wait(Math.max(1, Math.min(50, TimeUnit.NANOSECONDS.toMillis(left))));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        synchronized boolean isEmpty() {
+            return chunks.isEmpty();
+        }
+    }
+
+    private record Chunk(ByteBuffer data, long position) {}
+}

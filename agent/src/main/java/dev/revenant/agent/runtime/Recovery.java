@@ -1,0 +1,74 @@
+package dev.revenant.agent.runtime;
+
+import java.nio.charset.StandardCharsets;
+
+import dev.revenant.agent.config.AgentConfig;
+import dev.revenant.bridge.ThreadState;
+import dev.revenant.log.AppFingerprint;
+import dev.revenant.log.LogWriter;
+import dev.revenant.log.RecordTypes;
+
+/**
+ * {@code role=recover}: the app replays its log with its console quiet, reporting progress, and
+ * when the log has nothing more it goes live — a new writer session (the next epoch) continues
+ * the same log, server sockets are bound to their recorded addresses, connections open at the
+ * crash are interrupted, the console is back, and one summary line tells the CLI.
+ *
+ * <p>Lines for the CLI on stderr: {@code revenant: progress <determinants> <position>} now and
+ * then while replaying, and {@code revenant: live <json>} once live.
+ */
+final class Recovery implements Run.GoLive {
+    static final String PROGRESS = "revenant: progress ";
+    static final String LIVE = "revenant: live ";
+
+    private final AgentConfig config;
+    private final AppFingerprint fingerprint;
+    private final long startedNanos;
+    private Run run;
+    private NetRuntime net;
+    private long replayed;
+    private long lastPosition;
+    private long lastProgress;
+
+    Recovery(AgentConfig config, AppFingerprint fingerprint, long startedNanos) {
+        this.config = config;
+        this.fingerprint = fingerprint;
+        this.startedNanos = startedNanos;
+    }
+
+    void attach(Run r, NetRuntime n) {
+        this.run = r;
+        this.net = n;
+    }
+
+    void progress(long n, long position) {
+        long now = System.nanoTime();
+        if (now - lastProgress > 200_000_000L) {
+            lastProgress = now;
+            AgentLog.line(PROGRESS + n + " " + position);
+        }
+    }
+
+    /** The replayer found the end of the log (its lock held): go live. */
+    void logEnded(long n, long last) {
+        this.replayed = n;
+        this.lastPosition = last;
+        run.wentLive();
+    }
+
+    @Override
+    public Recorder open(Run r) throws Exception {
+        LogWriter w = LogWriter.open(config.log(), new LogWriter.Options().fingerprint(fingerprint));
+        String note = "continues the run after position " + lastPosition + " (" + replayed + " determinants replayed)";
+        w.append(RecordTypes.CONTINUES, ThreadState.current().vid, 0, note.getBytes(StandardCharsets.UTF_8));
+        AgentMain.setWriter(w);
+        String sockets = net.goLive(w);
+        Session.closeAtExit(w, net);
+        Console.restore();
+        long millis = (System.nanoTime() - startedNanos) / 1_000_000;
+        AgentLog.line(LIVE + "{\"epoch\":" + w.epoch() + ",\"replayed\":" + replayed + ",\"lastReplayedPosition\":"
+                + lastPosition + ",\"firstLivePosition\":" + w.sessionStart() + ",\"replayMillis\":" + millis + ","
+                + sockets + "}");
+        return new Recorder(w);
+    }
+}

@@ -1,0 +1,157 @@
+package dev.revenant.agent.runtime;
+
+import dev.revenant.bridge.Determinants;
+import dev.revenant.bridge.Hooks;
+import dev.revenant.bridge.ThreadState;
+import dev.revenant.log.LogRecord;
+import dev.revenant.log.LogWriter;
+
+/**
+ * The determinants of this JVM, in whichever phase it is: recording from the start; replaying
+ * (offline {@code replay}); or recovering — replaying, then, once the log has nothing more for a
+ * thread, live again and recording into the same log ({@link #goLive}).
+ *
+ * <p>A thread is replayed while the log still has determinants for it; after the process went
+ * live it records. Clocks stay monotonic across the switch: {@code nanoTime} continues from the
+ * last replayed value (the new process's counter has another origin) and wall-clock reads never
+ * go back below the last replayed one.
+ */
+final class Run implements Determinants {
+    /** Opens the log for the live phase; called once, on the thread that found the end of the log. */
+    interface GoLive {
+        Recorder open(Run run) throws Exception;
+    }
+
+    private final Replayer replayer;
+    private volatile Recorder recorder;
+    private final GoLive goLive;
+    // Clock continuity across the switch, from the replayed values.
+    private long maxNano = Long.MIN_VALUE;
+    private long maxMillis = Long.MIN_VALUE;
+    private volatile long nanoOffset;
+    private volatile long millisFloor = Long.MIN_VALUE;
+
+    private Run(Replayer replayer, Recorder recorder, GoLive goLive) {
+        this.replayer = replayer;
+        this.recorder = recorder;
+        this.goLive = goLive;
+    }
+
+    static Run recording(Recorder recorder) {
+        return new Run(null, recorder, null);
+    }
+
+    /** Replays; with {@code goLive == null} the replayer's own end action ends the JVM. */
+    static Run replaying(Replayer replayer, GoLive goLive) {
+        return new Run(replayer, null, goLive);
+    }
+
+    Replayer replayer() {
+        return replayer;
+    }
+
+    Recorder recorder() {
+        return recorder;
+    }
+
+    boolean live() {
+        return recorder != null;
+    }
+
+    /** Called by the replayer's end action in recovery, with its lock held. */
+    void wentLive() {
+        try {
+            long now = System.nanoTime();
+            if (maxNano != Long.MIN_VALUE && now <= maxNano) {
+                nanoOffset = maxNano - now + 1;
+            }
+            millisFloor = maxMillis;
+            recorder = goLive.open(this);
+        } catch (Throwable e) {
+            AgentLog.error("recovery could not go live: " + e.getMessage()
+                    + "; the process stops here, its log is unchanged — fix the cause and run recover again");
+            Runtime.getRuntime().halt(1);
+        }
+    }
+
+    @Override
+    public boolean replaying(ThreadState t) {
+        return replayer != null && (recorder == null || replayer.hasMore(t));
+    }
+
+    /** This thread's next logged determinant of {@code kind}, or null if it is live (now). */
+    LogRecord take(ThreadState t, int kind) {
+        return replaying(t) ? replayer.take(t, kind) : null;
+    }
+
+    /** Records a determinant of the live phase; its position, or -1 if the log failed. */
+    long record(ThreadState t, int kind, byte[] payload) {
+        return recorder.append(t, kind, payload);
+    }
+
+    LogWriter log() {
+        Recorder r = recorder;
+        return r == null ? null : r.log();
+    }
+
+    private void replayedClock(int kind, long v) {
+        switch (kind) {
+            case Hooks.NANO_TIME -> maxNano = Math.max(maxNano, v);
+            case Hooks.CURRENT_MILLIS, Hooks.CLOCK_MILLIS -> maxMillis = Math.max(maxMillis, v);
+            default -> {
+            }
+        }
+    }
+
+    private long liveClock(int kind, long live) {
+        return switch (kind) {
+            case Hooks.NANO_TIME -> live + nanoOffset;
+            case Hooks.CURRENT_MILLIS, Hooks.CLOCK_MILLIS -> Math.max(live, millisFloor);
+            default -> live;
+        };
+    }
+
+    @Override
+    public long value(ThreadState t, int kind, long live) {
+        LogRecord r = take(t, kind);
+        if (r != null) {
+            long v = DeterminantCodec.first(r.payload());
+            replayedClock(kind, v);
+            return v;
+        }
+        return recorder.value(t, kind, liveClock(kind, live));
+    }
+
+    @Override
+    public long[] pair(ThreadState t, int kind, long a, long b) {
+        LogRecord r = take(t, kind);
+        if (r != null) {
+            long s = DeterminantCodec.first(r.payload());
+            long n = DeterminantCodec.second(r.payload());
+            if (kind == Hooks.INSTANT) {
+                maxMillis = Math.max(maxMillis, s * 1000 + n / 1_000_000);
+            }
+            return new long[] {s, n};
+        }
+        if (kind == Hooks.INSTANT && millisFloor != Long.MIN_VALUE && a * 1000 + b / 1_000_000 < millisFloor) {
+            a = Math.floorDiv(millisFloor, 1000);
+            b = Math.floorMod(millisFloor, 1000) * 1_000_000L;
+        }
+        return recorder.pair(t, kind, a, b);
+    }
+
+    @Override
+    public void bytes(ThreadState t, int kind, byte[] buf, int off, int len) {
+        LogRecord r = take(t, kind);
+        if (r != null) {
+            byte[] p = r.payload();
+            if (p.length - 1 != len) {
+                Replayer.diverged(t, DeterminantCodec.kindName(kind) + " of " + len + " bytes", r,
+                        "the log holds " + (p.length - 1) + " bytes");
+            }
+            System.arraycopy(p, 1, buf, off, len);
+            return;
+        }
+        recorder.bytes(t, kind, buf, off, len);
+    }
+}
