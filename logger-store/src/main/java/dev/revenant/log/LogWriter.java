@@ -696,6 +696,32 @@ public final class LogWriter implements AutoCloseable {
      * waiters, and asks the writer to log a stable mark. Running apart from the writer, a force of
      * many milliseconds never stops the ring from draining.
      */
+    /**
+     * Test hook for crash tests, never for production: with {@code REVENANT_TEST_STALL_FORCE=N} in
+     * the environment, the syncer stops for good just before the N-th force someone waits for —
+     * records written, not yet durable, their outputs held — and says so on stderr, so that a test
+     * can kill the process inside a group commit.
+     */
+    private static final long STALL_BEFORE_FORCE = parseStall(System.getenv("REVENANT_TEST_STALL_FORCE"));
+    private long wantedForces;
+
+    private static long parseStall(String v) {
+        try {
+            return v == null ? -1 : Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private void stallForTest(long target) {
+        System.err.println("revenant-test: stalled before force " + wantedForces + " (written up to position " + target
+                + ", stable " + stable + ")");
+        System.err.flush();
+        while (true) {
+            LockSupport.park(this);
+        }
+    }
+
     private void sync() {
         long markForced = -1;
         try {
@@ -713,6 +739,9 @@ public final class LogWriter implements AutoCloseable {
                         }
                         target = written;
                         ch = segment;
+                    }
+                    if (wanted && ++wantedForces == STALL_BEFORE_FORCE) {
+                        stallForTest(target);
                     }
                     forceFile(ch);
                     advanceStable(target);

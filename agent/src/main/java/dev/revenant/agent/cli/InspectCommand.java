@@ -170,7 +170,9 @@ public final class InspectCommand implements Callable<Integer> {
         if (r.type() == RecordTypes.HEADER) {
             return LogHeader.fields(r.payload()).toString();
         }
-        if (r.type() == RecordTypes.CLOCK || r.type() == RecordTypes.RANDOM || r.type() == RecordTypes.TIMED_WAIT) {
+        if (r.type() == RecordTypes.CLOCK || r.type() == RecordTypes.RANDOM || r.type() == RecordTypes.TIMED_WAIT
+                || r.type() == RecordTypes.SOCKET_ACCEPT || r.type() == RecordTypes.SOCKET_READ
+                || r.type() == RecordTypes.SOCKET_WRITE || r.type() == RecordTypes.SELECT) {
             return dev.revenant.agent.runtime.DeterminantCodec.describe(r.payload());
         }
         return escaped(r.payload(), 64);

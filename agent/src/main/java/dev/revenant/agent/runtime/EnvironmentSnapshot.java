@@ -69,15 +69,19 @@ record EnvironmentSnapshot(String command, Map<String, String> env, Map<String, 
         return d;
     }
 
-    /** Set by the JDK on first use (time zones), so whether it exists at start-up is timing. */
+    /**
+     * Set by the JDK on first use (time zones), so whether it exists at start-up is timing; or set
+     * by the shell to the path of the command it started ({@code _}), which is the CLI's java in
+     * replay: neither is a difference worth a warning.
+     */
     private static boolean lazy(String key) {
-        return key.equals("user.timezone");
+        return key.equals("user.timezone") || key.equals("_");
     }
 
     private static void diff(String what, Map<String, String> rec, Map<String, String> now, List<String> out) {
         for (Map.Entry<String, String> e : rec.entrySet()) {
             String v = now.get(e.getKey());
-            if (v == null && lazy(e.getKey())) {
+            if (lazy(e.getKey()) && (v == null || e.getKey().equals("_"))) {
                 continue;
             }
             if (v == null) {
@@ -87,7 +91,7 @@ record EnvironmentSnapshot(String command, Map<String, String> env, Map<String, 
             }
         }
         for (String k : now.keySet()) {
-            if (!rec.containsKey(k)) {
+            if (!rec.containsKey(k) && !lazy(k)) {
                 out.add(what + " " + k + " (new now)");
             }
         }

@@ -117,7 +117,13 @@ final class NetCodec {
                     if (n == -2) {
                         return "read conn " + conn + " failed: " + rest(b);
                     }
-                    return "read conn " + conn + ": " + n + " bytes";
+                    StringBuilder sb = new StringBuilder("read conn " + conn + ": " + n + " bytes \"");
+                    for (int i = 0; i < n && i < 48; i++) {
+                        int c = b.get() & 0xFF;
+                        sb.append(c == '\\' ? "\\\\" : c >= 0x20 && c < 0x7F ? String.valueOf((char) c)
+                                : c == '\n' ? "\\n" : String.format("\\x%02x", c));
+                    }
+                    return sb.append(n > 48 ? "...\"" : "\"").toString();
                 }
                 case NetHooks.WRITE -> {
                     long conn = b.getLong();
