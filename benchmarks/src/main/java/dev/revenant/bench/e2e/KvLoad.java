@@ -24,11 +24,12 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>After a warm-up, every request that starts and ends inside the measured window is counted and
  * its latency (System.nanoTime around write and reply) kept; the result is one JSON line on
- * stdout. Every reply is checked against its request ({@code SET} gives {@code OK <16 hex>}, {@code
- * GET} gives {@code NIL} or the value of the right length and an id, {@code INCR} gives {@code INT
- * <n>}); a mismatch, in warm-up or measurement, counts as an error. A client whose connection
- * fails stops and is counted in {@code failed_clients}. Exit code 0 if there were no errors, 1 if
- * there were, 2 on bad usage.
+ * stdout. {@code total_requests} also counts the warm-up: it is what the server saw. Every reply
+ * is checked against its request ({@code SET} gives {@code OK <16 hex>}, {@code GET} gives {@code
+ * NIL} or a value of the right length and an id, {@code INCR} gives {@code INT <n>}); a mismatch,
+ * in warm-up or measurement, counts as an error. A client whose connection fails stops and counts
+ * in {@code failed_clients} (and as one error). Exit code 0 if there were no errors, 1 if there
+ * were, 2 on bad usage.
  *
  * <pre>
  * java dev.revenant.bench.e2e.KvLoad --port N [--host 127.0.0.1] [--clients 16] [--warmup 3]
@@ -129,6 +130,7 @@ public final class KvLoad {
         final byte[] reply = new byte[256];
         long[] latencies = new long[1 << 16];
         int measured;
+        long completed;
         long errors;
         long sets;
         long gets;
@@ -174,6 +176,7 @@ public final class KvLoad {
                     out.write(request.toString().getBytes(StandardCharsets.US_ASCII));
                     int n = readReply(in);
                     long t1 = System.nanoTime();
+                    completed++;
                     if (!replyFits(kind, n)) {
                         errors++;
                         firstError.compareAndSet(null, "request '" + request.toString().trim() + "' got '"
@@ -295,6 +298,7 @@ public final class KvLoad {
         }
 
         long total = 0;
+        long completed = 0;
         long errors = 0;
         long sets = 0;
         long gets = 0;
@@ -302,6 +306,7 @@ public final class KvLoad {
         int failed = 0;
         for (Client c : clients) {
             total += c.measured;
+            completed += c.completed;
             errors += c.errors + (c.failed ? 1 : 0);
             sets += c.sets;
             gets += c.gets;
@@ -324,6 +329,7 @@ public final class KvLoad {
         r.put("p999_us", micros(percentile(all, 0.999)));
         r.put("mean_us", micros(total == 0 ? 0 : (long) (Arrays.stream(all).asDoubleStream().sum() / total)));
         r.put("max_us", micros(total == 0 ? 0 : all[all.length - 1]));
+        r.put("total_requests", completed);
         r.put("errors", errors);
         r.put("failed_clients", failed);
         r.put("sets", sets);
