@@ -27,6 +27,11 @@ record EnvironmentSnapshot(String command, Map<String, String> env, Map<String, 
                 || key.equals("disable.perf.info") || key.equals("jnidispatch.path");
     }
 
+    /** The agent's own variables ({@code REVENANT_*}): settings of this run, not inputs of the app. */
+    private static boolean oursEnv(String key) {
+        return key.startsWith("REVENANT_");
+    }
+
     static EnvironmentSnapshot live() {
         Properties props = System.getProperties();
         Map<String, String> sys = new TreeMap<>();
@@ -35,7 +40,9 @@ record EnvironmentSnapshot(String command, Map<String, String> env, Map<String, 
                 sys.put(k, props.getProperty(k));
             }
         }
-        return new EnvironmentSnapshot(System.getProperty("sun.java.command", ""), new TreeMap<>(System.getenv()), sys);
+        Map<String, String> env = new TreeMap<>(System.getenv());
+        env.keySet().removeIf(EnvironmentSnapshot::oursEnv);
+        return new EnvironmentSnapshot(System.getProperty("sun.java.command", ""), env, sys);
     }
 
     byte[] encode() throws IOException {
@@ -118,7 +125,13 @@ record EnvironmentSnapshot(String command, Map<String, String> env, Map<String, 
         Object wrapper = unmodifiable.get(null);
         Field inner = wrapper.getClass().getDeclaredField("m");
         inner.setAccessible(true);
-        inner.set(wrapper, new TreeMap<>(env));
+        Map<String, String> shown = new TreeMap<>(env);
+        System.getenv().forEach((k, v) -> {
+            if (oursEnv(k)) {
+                shown.put(k, v); // the agent reads its settings through the same map
+            }
+        });
+        inner.set(wrapper, shown);
     }
 
     private static void str(DataOutputStream out, String s) throws IOException {

@@ -235,7 +235,17 @@ final class NetRuntime implements NetHooks.Net {
         register(id, fd);
         ByteBuffer b = NetCodec.buffer(NetHooks.BIND, 10 + NetCodec.addressSize(bound)).putLong(id).put((byte) 0);
         NetCodec.putAddress(b, bound);
-        run.record(t, NetHooks.BIND, b.array());
+        long p = run.record(t, NetHooks.BIND, b.array());
+        // The app may tell the world its port at once (a log line, a registry); a recovery must bind
+        // the same one, so the bind is durable before the app goes on. Binds are rare: one force.
+        dev.revenant.log.LogWriter w = run.log();
+        try {
+            if (p >= 0 && w != null && !w.awaitStable(p, 10, java.util.concurrent.TimeUnit.SECONDS)) {
+                AgentLog.warn("the bind of " + bound + " was not durable within 10 s; a recovery may bind another port");
+            }
+        } catch (IOException e) {
+            AgentLog.error("the bind of " + bound + " could not be made durable: " + e.getMessage());
+        }
     }
 
     @Override
