@@ -209,9 +209,14 @@ class KvRecoveryIT {
     }
 
     static Server recover(Path log, Map<String, String> env, int port) throws Exception {
+        return recover(log, env, port, serverCommand());
+    }
+
+    /** {@code revenant recover --json --log LOG -- <server>}, once it says the server is live on {@code port}. */
+    static Server recover(Path log, Map<String, String> env, int port, List<String> server) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(JavaProcess.javaBin(), "-jar", Cli.agentJar().toString(), "recover",
                 "--json", "--log", log.toString(), "--"));
-        cmd.addAll(serverCommand());
+        cmd.addAll(server);
         JavaProcess p = JavaProcess.start(env, cmd);
         String summary = p.await(s -> s.startsWith("{\"epoch\":"), 120);
         assertThat(summary).contains("\"listening\":\"/127.0.0.1:" + port + "\"");

@@ -212,8 +212,14 @@ final class NetRuntime implements NetHooks.Net {
         c.hidden = (ServerSocketChannel) channel;
         c.backlog = backlog;
         synchronized (hiddenServers) {
-            hiddenServers.add(c);
+            if (!run.live()) {
+                hiddenServers.add(c);
+                return channel;
+            }
         }
+        // The process went live (another thread ran out of log) while this thread still replays:
+        // the server is bound for real now, to the address it had.
+        bindHidden(c);
         return channel;
     }
 
@@ -286,6 +292,9 @@ final class NetRuntime implements NetHooks.Net {
             c.peer = pair[1];
             c.remote = remote;
             c.local = local;
+            if (run.live()) {
+                interrupt(c); // its replay goes on from the log; once live it sees the reset
+            }
             return pair[0];
         } catch (IOException e) {
             AgentLog.error("replay cannot create a stand-in connection for conn " + id + ": " + e.getMessage());
@@ -586,28 +595,7 @@ final class NetRuntime implements NetHooks.Net {
         StringBuilder ports = new StringBuilder();
         synchronized (hiddenServers) {
             for (Conn c : hiddenServers) {
-                IOException last = null;
-                for (int attempt = 0; attempt < 50; attempt++) {
-                    try {
-                        c.hidden.bind(c.local, c.backlog);
-                        last = null;
-                        break;
-                    } catch (IOException e) {
-                        last = e;
-                        try {
-                            Thread.sleep(100);
-                        } catch (InterruptedException ie) {
-                            Thread.currentThread().interrupt();
-                            break;
-                        }
-                    }
-                }
-                if (last != null) {
-                    AgentLog.error("recovery cannot bind " + c.local + " again: " + last.getMessage()
-                            + " (is another process on that port?); the process stops, the log is unchanged");
-                    Runtime.getRuntime().halt(1);
-                }
-                c.hidden = null;
+                bindHidden(c);
                 bound++;
                 ports.append(ports.length() == 0 ? "" : ",").append(c.local);
             }
@@ -615,29 +603,60 @@ final class NetRuntime implements NetHooks.Net {
         }
         int interrupted = 0;
         for (Conn c : byId.values()) {
-            if (c.peer != null) {
-                try {
-                    if (c.peer.isOpen()) {
-                        c.peer.setOption(StandardSocketOptions.SO_LINGER, 0);
-                        c.peer.close();
-                        interrupted++;
-                    }
-                } catch (IOException ignored) {
-                    // already gone
-                }
-                c.peer = null;
-                c.local = null;
-                c.remote = null;
+            if (c.peer != null && c.peer.isOpen()) {
+                interrupted++;
             }
-        }
-        if (standInListener != null) {
-            try {
-                standInListener.close();
-            } catch (IOException ignored) {
-                // nothing depends on it
-            }
+            interrupt(c);
         }
         return "\"listening\":\"" + ports + "\",\"servers\":" + bound + ",\"interruptedConnections\":" + interrupted;
+    }
+
+    /** Binds a server socket replay kept unbound to the address it had; the process stops if it cannot. */
+    private static void bindHidden(Conn c) {
+        IOException last = null;
+        for (int attempt = 0; attempt < 50; attempt++) {
+            try {
+                c.hidden.bind(c.local, c.backlog);
+                last = null;
+                break;
+            } catch (IOException e) {
+                last = e;
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        if (last != null) {
+            AgentLog.error("recovery cannot bind " + c.local + " again: " + last.getMessage()
+                    + " (is another process on that port?); the process stops, the log is unchanged");
+            Runtime.getRuntime().halt(1);
+        }
+        c.hidden = null;
+    }
+
+    /**
+     * Resets the agent's end of a stand-in: the app's end sees a connection reset on its first
+     * live read or write (the uncertain interrupt); its recorded addresses are no longer reported.
+     */
+    private static void interrupt(Conn c) {
+        SocketChannel peer = c.peer;
+        if (peer == null) {
+            return;
+        }
+        try {
+            if (peer.isOpen()) {
+                peer.setOption(StandardSocketOptions.SO_LINGER, 0);
+                peer.close();
+            }
+        } catch (IOException ignored) {
+            // already gone
+        }
+        c.peer = null;
+        c.local = null;
+        c.remote = null;
     }
 
     long heldBytes() {

@@ -33,13 +33,17 @@ final class Replayer {
     private final EndAction atEnd;
     private final Progress progress;
     private long replayed;
+    private long queuedTotal;
     private long lastPosition = -1;
     private boolean exhausted;
     private boolean ended;
 
-    /** What to do when the log has nothing more for a thread. */
+    /**
+     * What to do when the log has nothing more for a thread: {@code determinants} is how many the
+     * log holds for this run (other threads may still be replaying theirs).
+     */
     interface EndAction {
-        void logEnded(long replayed, long lastPosition);
+        void logEnded(long determinants, long lastPosition);
     }
 
     /** Told now and then how far replay got. */
@@ -97,6 +101,7 @@ final class Replayer {
         lastPosition = r.position();
         if (isDeterminant(r.type())) {
             queues.computeIfAbsent(r.thread(), k -> new ArrayDeque<>()).add(r);
+            queuedTotal++;
         }
         return true;
     }
@@ -117,7 +122,7 @@ final class Replayer {
         if (q == null || q.isEmpty()) {
             if (!ended) {
                 ended = true;
-                atEnd.logEnded(replayed, lastPosition);
+                atEnd.logEnded(queuedTotal, lastPosition);
             }
             return null;
         }
