@@ -104,14 +104,7 @@ public final class Instrumenter {
         }
         long t2 = System.nanoTime();
         if (!disabled.contains("clocks")) {
-            ClassFileTransformer app = new AgentBuilder.Default()
-                    .disableClassFormatChanges()
-                    .with(AgentBuilder.Listener.StreamWriting.toSystemError().withErrorsOnly())
-                    .ignore(appIgnored(exclude))
-                    .type(any())
-                    .transform((b, td, cl, m, pd) -> b.visit(clockCallSites()))
-                    .makeRaw();
-            inst.addTransformer(new QuietTransformer(app), false);
+            inst.addTransformer(new QuietTransformer(new ClockCallSites(appClasses(exclude))), false);
         }
         if (System.getenv("REVENANT_DEBUG_STARTUP") != null) {
             System.err.printf("revenant startup: JDK advice %.1f ms, identity-hash call sites %.1f ms, app transformer %.1f ms%n",
@@ -174,13 +167,7 @@ public final class Instrumenter {
     private static void installHashes(Instrumentation inst, List<String> exclude) throws Exception {
         // Load the rewriting code (and ASM) before the transformer can be asked to transform it.
         HashCallSites.transform(classBytes(Instrumenter.class));
-        HashTransformer t = new HashTransformer((loader, internalName) -> {
-            if (loader == null || loader == ClassLoader.getPlatformClassLoader()) {
-                return false;
-            }
-            String n = internalName.replace('/', '.');
-            return !isIgnoredName(n, exclude);
-        });
+        HashTransformer t = new HashTransformer(appClasses(exclude));
         inst.addTransformer(new QuietTransformer(t), true);
         List<Class<?>> loaded = new java.util.ArrayList<>();
         for (Class<?> c : inst.getAllLoadedClasses()) {
@@ -225,10 +212,9 @@ public final class Instrumenter {
     }
 
     /** App classes: not the JDK's, not ours or our libraries', not what the user excluded. */
-    private static AgentBuilder.RawMatcher appIgnored(List<String> exclude) {
-        return (TypeDescription type, ClassLoader loader, JavaModule module, Class<?> redefined,
-                java.security.ProtectionDomain pd) ->
-                loader == null || loader == ClassLoader.getPlatformClassLoader() || isIgnoredName(type.getName(), exclude);
+    private static HashTransformer.AppClasses appClasses(List<String> exclude) {
+        return (loader, internalName) -> loader != null && loader != ClassLoader.getPlatformClassLoader()
+                && !isIgnoredName(internalName.replace('/', '.'), exclude);
     }
 
     private static boolean isIgnoredName(String n, List<String> exclude) {
