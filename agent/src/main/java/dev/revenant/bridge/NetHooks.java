@@ -52,7 +52,7 @@ public final class NetHooks {
 
         Object writeEnter(ThreadState t, Object channel, int fd, ByteBuffer src);
 
-        void writeExit(ThreadState t, int fd, int n, Throwable thrown);
+        void writeExit(ThreadState t, int fd, int n, Throwable thrown, ByteBuffer src);
 
         void closing(ThreadState t, Object channel);
 
@@ -189,14 +189,14 @@ public final class NetHooks {
         }
     }
 
-    public static void writeExit(int fd, int n, Throwable thrown) {
+    public static void writeExit(int fd, int n, Throwable thrown, ByteBuffer src) {
         ThreadState t = app();
         if (t == null) {
             return;
         }
         boolean h = enter(t);
         try {
-            impl.writeExit(t, fd, n, thrown);
+            impl.writeExit(t, fd, n, thrown, src);
         } finally {
             leave(t, h);
         }

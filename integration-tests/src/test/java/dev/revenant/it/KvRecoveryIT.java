@@ -49,6 +49,11 @@ class KvRecoveryIT {
     static final int CYCLES_PER_LOG = 5;
     static final int CLIENTS = 4;
     static final int KEYS_PER_CLIENT = 8;
+    /**
+     * A stalled group commit must come after the checks that follow a recovery (one request per
+     * key and two for the counter, each reply waiting for a force), inside the load that follows.
+     */
+    static final int STALL_AFTER_VERIFY = CLIENTS * KEYS_PER_CLIENT + 20;
 
     @TempDir
     Path tmp;
@@ -267,7 +272,7 @@ class KvRecoveryIT {
             Files.createDirectories(log);
             Model m = new Model();
             boolean forced = rnd.nextInt(3) == 0;
-            Server s = record(log, env(log, shadow, forced ? 20 + rnd.nextInt(200) : -1), "pessimistic");
+            Server s = record(log, env(log, shadow, forced ? STALL_AFTER_VERIFY + rnd.nextInt(200) : -1), "pessimistic");
             for (int cycle = 0; cycle < CYCLES_PER_LOG; cycle++, point++) {
                 Server victim = s;
                 boolean inCommit = forced;
@@ -291,7 +296,7 @@ class KvRecoveryIT {
                 });
                 PowerCut.Report cut = PowerCut.apply(log, shadow);
                 forced = rnd.nextInt(3) == 0;
-                s = recover(log, env(log, shadow, forced ? 20 + rnd.nextInt(200) : -1), victim.port());
+                s = recover(log, env(log, shadow, forced ? STALL_AFTER_VERIFY + rnd.nextInt(200) : -1), victim.port());
                 List<String> problems = verify(s.port(), m);
                 System.out.printf("kv kill point %d (log %d, cycle %d, %s): %d replies so far, %d uncertain INCRs, "
                         + "%s; %s%n", point, l, cycle, inCommit ? "inside a group commit" : "+" + delay + " ms",

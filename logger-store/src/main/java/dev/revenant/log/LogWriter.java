@@ -159,6 +159,8 @@ public final class LogWriter implements AutoCloseable {
     private final byte[][] big;
     private final PaddedCounter claim = new PaddedCounter();
     private volatile long consumed;
+    /** Set while the writer thread is about to park or parked; producers then wake it. */
+    private volatile boolean writerParked;
 
     // Progress, as positions.
     private volatile long written;
@@ -436,7 +438,12 @@ public final class LogWriter implements AutoCloseable {
         } else {
             big[i] = java.util.Arrays.copyOfRange(payload, off, off + len);
         }
-        LONGS.setRelease(published, i, s);
+        // A volatile store, so that the read of writerParked below cannot pass it: either the writer
+        // sees this slot before it parks, or we see it parked and wake it.
+        LONGS.setVolatile(published, i, s);
+        if (writerParked) {
+            LockSupport.unpark(writerThread);
+        }
         return base + s;
     }
 
@@ -670,11 +677,18 @@ public final class LogWriter implements AutoCloseable {
                 finalForce();
                 return;
             }
-            if (++idleSpins < 100) {
+            if (++idleSpins < 50) {
                 Thread.onSpinWait();
-            } else {
-                LockSupport.parkNanos(this, idleSpins < 1000 ? 10_000 : 1_000_000);
+                continue;
             }
+            // Park until a producer publishes (it wakes us), the syncer asks for a mark, or close.
+            // Polling with short parks instead cost the app a core's worth of wake-ups on 2 cores.
+            writerParked = true;
+            if ((long) LONGS.getVolatile(published, (int) (next & mask)) != next && !closing
+                    && markRequested <= markWritten && failure == null) {
+                LockSupport.parkNanos(this, 2_000_000);
+            }
+            writerParked = false;
         }
     }
 

@@ -90,10 +90,11 @@ final class NetAdvice {
         }
 
         @Advice.OnMethodExit(onThrowable = Throwable.class, suppress = Throwable.class)
-        static void exit(@Advice.FieldValue("fdVal") int fd, @Advice.Enter Object replayed,
-                         @Advice.Return(readOnly = false) int ret, @Advice.Thrown(readOnly = false) Throwable thrown) {
+        static void exit(@Advice.FieldValue("fdVal") int fd, @Advice.Argument(0) ByteBuffer src,
+                         @Advice.Enter Object replayed, @Advice.Return(readOnly = false) int ret,
+                         @Advice.Thrown(readOnly = false) Throwable thrown) {
             if (replayed == null) {
-                NetHooks.writeExit(fd, ret, thrown);
+                NetHooks.writeExit(fd, ret, thrown, src);
             } else if (replayed instanceof Integer) {
                 ret = (Integer) replayed;
             } else {

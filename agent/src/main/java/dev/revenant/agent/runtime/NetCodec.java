@@ -17,7 +17,8 @@ import dev.revenant.bridge.NetHooks;
  * BIND    kind | conn i64 | status i8 (0 bound, 1 failed) | address, or the error message
  * ACCEPT  kind | server conn i64 | conn i64 (-1 none pending, -2 failed) | remote address | local address, or message
  * READ    kind | conn i64 | n i32 (bytes read; -1 end of stream; -2 failed) | the n bytes, or message
- * WRITE   kind | conn i64 | n i64 (bytes taken; -2 failed) | message if failed
+ * WRITE   kind | conn i64 | write ordinal on the conn i64 | n i64 (bytes taken; -2 failed) | message if failed
+ *         (only short and failed writes are logged: a write that takes everything is the rule)
  * SELECT  kind | count i32 | count x (conn i64 | fd i32 | epoll events i32)
  * address: length i8 (0 none, 4 or 16 IP bytes) | IP bytes | port u16
  * message: UTF-8 to the end of the payload
@@ -127,9 +128,10 @@ final class NetCodec {
                 }
                 case NetHooks.WRITE -> {
                     long conn = b.getLong();
+                    long index = b.getLong();
                     long n = b.getLong();
-                    return n == FAILED ? "write conn " + conn + " failed: " + rest(b)
-                            : "write conn " + conn + ": " + n + " bytes taken";
+                    return n == FAILED ? "write #" + index + " on conn " + conn + " failed: " + rest(b)
+                            : "write #" + index + " on conn " + conn + ": only " + n + " bytes taken";
                 }
                 case NetHooks.SELECT -> {
                     int n = b.getInt();

@@ -100,6 +100,8 @@ final class NetRuntime implements NetHooks.Net {
         /** Replay: the agent's end of a stand-in connection. */
         SocketChannel peer;
         volatile Outboxes.Outbox outbox;
+        /** Writes made on this connection so far (record and replay count alike). */
+        long writes;
 
         Conn(long id, int fd) {
             this.id = id;
@@ -142,7 +144,7 @@ final class NetRuntime implements NetHooks.Net {
 
     // ---------------------------------------------------------------- helpers
 
-    private long idOf(int fd) {
+    long idOf(int fd) {
         Conn c = byFd.get(fd);
         return c == null ? NetCodec.UNTRACKED : c.id;
     }
@@ -391,47 +393,73 @@ final class NetRuntime implements NetHooks.Net {
 
     // ---------------------------------------------------------------- write
 
+    /*
+     * A write that takes every byte it is given is the rule, and is not logged: only a short or
+     * failed write is a determinant, named by its connection and the connection's write ordinal
+     * (the how-many-th write on it), so that replay can tell which write it belongs to. That keeps
+     * one record per request out of the log.
+     */
+
+    private Conn connOf(int fd) {
+        return byFd.computeIfAbsent(fd, k -> new Conn(NetCodec.UNTRACKED, k));
+    }
+
+    private void recordWrite(ThreadState t, Conn c, long index, long n, Throwable failed) {
+        byte[] m = failed == null ? new byte[0] : NetCodec.utf8(NetCodec.message(failed));
+        run.record(t, NetHooks.WRITE, NetCodec.buffer(NetHooks.WRITE, 25 + m.length).putLong(c.id).putLong(index)
+                .putLong(failed == null ? n : NetCodec.FAILED).put(m).array());
+    }
+
     @Override
     public Object writeEnter(ThreadState t, Object channel, int fd, ByteBuffer src) {
-        LogRecord r = run.take(t, NetHooks.WRITE);
+        Conn c = connOf(fd);
+        long index = c.writes++;
+        LogRecord r = run.peek(t);
         if (r != null) {
             ByteBuffer b = NetCodec.read(r.payload());
-            long conn = b.getLong();
-            checkConn(t, "write", r, conn, fd);
-            long n = b.getLong();
-            if (n == NetCodec.FAILED) {
-                return failure(NetCodec.rest(b));
+            if (DeterminantCodec.kind(r.payload()) == NetHooks.WRITE && b.getLong() == c.id && b.getLong() == index) {
+                run.take(t, NetHooks.WRITE);
+                long n = b.getLong();
+                if (n == NetCodec.FAILED) {
+                    return failure(NetCodec.rest(b));
+                }
+                if (n > src.remaining()) {
+                    Replayer.diverged(t, "write of " + src.remaining() + " bytes", r, null);
+                }
+                src.position(src.position() + (int) n);
+                return (int) n;
             }
-            if (n > src.remaining()) {
-                Replayer.diverged(t, "write of " + src.remaining() + " bytes", r, null);
-            }
-            src.position(src.position() + (int) n);
-            return (int) n;
+            int n = src.remaining(); // the recorded write took everything
+            src.position(src.limit());
+            return n;
         }
         Outboxes boxes = outboxes;
         if (boxes == null) {
-            return null; // commit=none: the JDK writes, the exit logs the count
+            return null; // commit=none: the JDK writes, the exit logs a short write
         }
         SocketChannel ch = (SocketChannel) channel;
-        Conn c = byFd.computeIfAbsent(fd, k -> new Conn(NetCodec.UNTRACKED, k));
         Outboxes.Outbox ob = c.outbox;
         if (ob == null) {
             ob = boxes.create(ch);
             c.outbox = ob;
         }
         synchronized (ob) {
+            int want = src.remaining();
             int n;
             try {
-                n = Math.min(src.remaining(), ob.room(ch.isBlocking()));
+                n = Math.min(want, ob.room(ch.isBlocking()));
             } catch (IOException e) {
-                byte[] m = NetCodec.utf8(NetCodec.message(e));
-                run.record(t, NetHooks.WRITE, NetCodec.buffer(NetHooks.WRITE, 17 + m.length).putLong(c.id)
-                        .putLong(NetCodec.FAILED).put(m).array());
+                recordWrite(t, c, index, 0, e);
                 return e;
             }
             byte[] data = new byte[n];
             src.get(data);
-            long p = run.record(t, NetHooks.WRITE, NetCodec.buffer(NetHooks.WRITE, 17).putLong(c.id).putLong(n).array());
+            long p;
+            if (n < want) {
+                recordWrite(t, c, index, n, null);
+            }
+            // Everything this thread (and any other) recorded before is at or below this position.
+            p = run.log().appendedPosition();
             if (n > 0) {
                 ob.hold(data, p);
             }
@@ -440,15 +468,12 @@ final class NetRuntime implements NetHooks.Net {
     }
 
     @Override
-    public void writeExit(ThreadState t, int fd, int n, Throwable thrown) {
-        long conn = idOf(fd);
-        if (thrown != null) {
-            byte[] m = NetCodec.utf8(NetCodec.message(thrown));
-            run.record(t, NetHooks.WRITE, NetCodec.buffer(NetHooks.WRITE, 17 + m.length).putLong(conn)
-                    .putLong(NetCodec.FAILED).put(m).array());
-            return;
+    public void writeExit(ThreadState t, int fd, int n, Throwable thrown, ByteBuffer src) {
+        Conn c = connOf(fd);
+        long index = c.writes - 1; // counted when the write entered
+        if (thrown != null || src.hasRemaining()) {
+            recordWrite(t, c, index, n, thrown);
         }
-        run.record(t, NetHooks.WRITE, NetCodec.buffer(NetHooks.WRITE, 17).putLong(conn).putLong(n).array());
     }
 
     // ---------------------------------------------------------------- close

@@ -46,9 +46,21 @@ final class Outboxes implements LogWriter.StableListener {
         return new Outbox(keys.incrementAndGet(), channel);
     }
 
+    /**
+     * Called on the log's syncer thread right after a force: releases what became stable to
+     * non-blocking sockets at once (one write each), saving the hand-over to the releaser thread;
+     * a blocking socket, or one whose send buffer is full, is left to the releaser.
+     */
     @Override
     public void stable(long position) {
-        wake();
+        long stable = log.stablePosition();
+        boolean more = false;
+        for (Outbox ob : pending.values()) {
+            more |= ob.channel.isBlocking() || ob.release(stable);
+        }
+        if (more) {
+            wake();
+        }
     }
 
     @Override

@@ -34,6 +34,7 @@ final class Replayer {
     private final Progress progress;
     private long replayed;
     private long queuedTotal;
+    private long queuedLeft;
     private long lastPosition = -1;
     private boolean exhausted;
     private boolean ended;
@@ -66,10 +67,45 @@ final class Replayer {
         return lastPosition;
     }
 
+    /** Set once the log is read to its end and every queued determinant was taken: no thread replays. */
+    private volatile boolean drained;
+
     /** True while this thread still has recorded determinants queued or the log is not read to its end. */
-    synchronized boolean hasMore(ThreadState t) {
+    boolean hasMore(ThreadState t) {
+        if (drained) {
+            return false;
+        }
+        synchronized (this) {
+            ArrayDeque<LogRecord> q = queues.get(t.vid);
+            return q != null && !q.isEmpty() || !ended;
+        }
+    }
+
+    /**
+     * The calling thread's next determinant without taking it, or null when the log has nothing
+     * more for it (after the end action ran, if it returned).
+     */
+    synchronized LogRecord peek(ThreadState t) {
+        ArrayDeque<LogRecord> q = fill(t);
+        return q == null || q.isEmpty() ? null : q.peek();
+    }
+
+    /** Reads on until this thread has a determinant queued or the log ends; runs the end action once. */
+    private ArrayDeque<LogRecord> fill(ThreadState t) {
         ArrayDeque<LogRecord> q = queues.get(t.vid);
-        return q != null && !q.isEmpty() || !ended;
+        while ((q == null || q.isEmpty()) && !exhausted) {
+            if (!readOne()) {
+                exhausted = true;
+                break;
+            }
+            q = queues.get(t.vid);
+        }
+        if ((q == null || q.isEmpty()) && !ended) {
+            ended = true;
+            drained = queuedLeft == 0;
+            atEnd.logEnded(queuedTotal, lastPosition);
+        }
+        return q;
     }
 
     private static boolean isDeterminant(int type) {
@@ -102,6 +138,7 @@ final class Replayer {
         if (isDeterminant(r.type())) {
             queues.computeIfAbsent(r.thread(), k -> new ArrayDeque<>()).add(r);
             queuedTotal++;
+            queuedLeft++;
         }
         return true;
     }
@@ -111,22 +148,14 @@ final class Replayer {
      * nothing more for it (after the end action ran, if it returned).
      */
     synchronized LogRecord take(ThreadState t, int kind) {
-        ArrayDeque<LogRecord> q = queues.get(t.vid);
-        while ((q == null || q.isEmpty()) && !exhausted) {
-            if (!readOne()) {
-                exhausted = true;
-                break;
-            }
-            q = queues.get(t.vid);
-        }
+        ArrayDeque<LogRecord> q = fill(t);
         if (q == null || q.isEmpty()) {
-            if (!ended) {
-                ended = true;
-                atEnd.logEnded(queuedTotal, lastPosition);
-            }
             return null;
         }
         LogRecord r = q.poll();
+        if (--queuedLeft == 0 && ended) {
+            drained = true;
+        }
         if (DeterminantCodec.kind(r.payload()) != kind || r.threadSeq() != t.seq) {
             diverged(t, DeterminantCodec.kindName(kind), r, null);
         }

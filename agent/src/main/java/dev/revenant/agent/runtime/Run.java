@@ -84,6 +84,11 @@ final class Run implements Determinants {
         return replaying(t) ? replayer.take(t, kind) : null;
     }
 
+    /** This thread's next logged determinant without taking it, or null if it is live (now). */
+    LogRecord peek(ThreadState t) {
+        return replaying(t) ? replayer.peek(t) : null;
+    }
+
     /** Records a determinant of the live phase; its position, or -1 if the log failed. */
     long record(ThreadState t, int kind, byte[] payload) {
         return recorder.append(t, kind, payload);
