@@ -159,8 +159,6 @@ public final class LogWriter implements AutoCloseable {
     private final byte[][] big;
     private final PaddedCounter claim = new PaddedCounter();
     private volatile long consumed;
-    /** Set while the writer thread is about to park or parked; producers then wake it. */
-    private volatile boolean writerParked;
 
     // Progress, as positions.
     private volatile long written;
@@ -438,12 +436,7 @@ public final class LogWriter implements AutoCloseable {
         } else {
             big[i] = java.util.Arrays.copyOfRange(payload, off, off + len);
         }
-        // A volatile store, so that the read of writerParked below cannot pass it: either the writer
-        // sees this slot before it parks, or we see it parked and wake it.
-        LONGS.setVolatile(published, i, s);
-        if (writerParked) {
-            LockSupport.unpark(writerThread);
-        }
+        LONGS.setRelease(published, i, s);
         return base + s;
     }
 
@@ -525,9 +518,13 @@ public final class LogWriter implements AutoCloseable {
         }
     }
 
+    /**
+     * Someone waits for {@code position}: the writer forces as soon as it has written it (the
+     * syncer, which looks every millisecond, takes over if the writer is busy).
+     */
     private void request(long position) {
         requested.accumulateAndGet(position, Math::max);
-        LockSupport.unpark(syncerThread);
+        LockSupport.unpark(writerThread);
     }
 
     /** Flushes everything appended, forces it, and releases the directory. */
@@ -661,14 +658,16 @@ public final class LogWriter implements AutoCloseable {
                 writeStableMark(mark);
                 markWritten = mark;
             }
+            long want = requested.get();
+            if (want > stable && written >= want) {
+                // Someone waits for what is written: force it here rather than wake the syncer.
+                forceWritten(segment, written, true);
+            }
             if (n > 0) {
                 next += n;
                 consumed = next;
                 idleSpins = 0;
                 idleSince = now;
-                if (requested.get() > stable) {
-                    LockSupport.unpark(syncerThread);
-                }
                 continue;
             }
             // On close, stop once every claimed slot was written — or once nothing arrived for a
@@ -677,18 +676,15 @@ public final class LogWriter implements AutoCloseable {
                 finalForce();
                 return;
             }
-            if (++idleSpins < 50) {
+            if (++idleSpins < 10) {
                 Thread.onSpinWait();
                 continue;
             }
-            // Park until a producer publishes (it wakes us), the syncer asks for a mark, or close.
-            // Polling with short parks instead cost the app a core's worth of wake-ups on 2 cores.
-            writerParked = true;
-            if ((long) LONGS.getVolatile(published, (int) (next & mask)) != next && !closing
-                    && markRequested <= markWritten && failure == null) {
-                LockSupport.parkNanos(this, 2_000_000);
-            }
-            writerParked = false;
+            // Nobody waits for what is in the ring: let it gather for up to a millisecond and write it
+            // as one document. Someone who waits (awaitStable, onStable) wakes us at once, and so do
+            // a stable mark and close. Waking the writer on every append, or polling in short parks,
+            // cost the app a large share of 2 cores in wake-ups and one document per record.
+            LockSupport.parkNanos(this, 1_000_000);
         }
     }
 
@@ -718,6 +714,7 @@ public final class LogWriter implements AutoCloseable {
      */
     private static final long STALL_BEFORE_FORCE = parseStall(System.getenv("REVENANT_TEST_STALL_FORCE"));
     private long wantedForces;
+    private final java.util.concurrent.locks.ReentrantLock forceLock = new java.util.concurrent.locks.ReentrantLock();
 
     private static long parseStall(String v) {
         try {
@@ -754,14 +751,11 @@ public final class LogWriter implements AutoCloseable {
                         target = written;
                         ch = segment;
                     }
-                    if (wanted && ++wantedForces == STALL_BEFORE_FORCE) {
-                        stallForTest(target);
+                    if (forceWritten(ch, target, wanted)) {
+                        LockSupport.unpark(writerThread);
+                    } else {
+                        LockSupport.parkNanos(this, 100_000); // the writer is forcing
                     }
-                    forceFile(ch);
-                    advanceStable(target);
-                    markRequested = target;
-                    LockSupport.unpark(writerThread);
-                    completeWaiters();
                     continue;
                 }
                 long mark = markWritten;
@@ -782,6 +776,34 @@ public final class LogWriter implements AutoCloseable {
         } finally {
             failListeners(failure == null ? new ClosedLogException("log " + dir + " is closed") : failure);
             wakeSleepers();
+        }
+    }
+
+    /**
+     * Forces the segment up to {@code target} (everything written), publishes it as stable, asks
+     * for a stable mark and completes the waiters and listeners it covers. Either thread may call
+     * it: the writer when someone waits for what it just wrote (no hand-over to the syncer on the
+     * request path), the syncer otherwise. Returns false, doing nothing, if the other one is
+     * forcing at this moment.
+     */
+    private boolean forceWritten(FileChannel ch, long target, boolean wanted) throws IOException {
+        if (!forceLock.tryLock()) {
+            return false;
+        }
+        try {
+            if (target <= stable) {
+                return true;
+            }
+            if (wanted && ++wantedForces == STALL_BEFORE_FORCE) {
+                stallForTest(target);
+            }
+            forceFile(ch);
+            advanceStable(target);
+            markRequested = target;
+            completeWaiters();
+            return true;
+        } finally {
+            forceLock.unlock();
         }
     }
 
