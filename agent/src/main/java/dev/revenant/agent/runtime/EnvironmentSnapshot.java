@@ -82,13 +82,13 @@ record EnvironmentSnapshot(String command, Map<String, String> env, Map<String, 
      * replay: neither is a difference worth a warning.
      */
     private static boolean lazy(String key) {
-        return key.equals("user.timezone") || key.equals("_");
+        return key.equals("user.timezone") || key.equals("_") || key.equals("SHLVL") || key.equals("OLDPWD");
     }
 
     private static void diff(String what, Map<String, String> rec, Map<String, String> now, List<String> out) {
         for (Map.Entry<String, String> e : rec.entrySet()) {
             String v = now.get(e.getKey());
-            if (lazy(e.getKey()) && (v == null || e.getKey().equals("_"))) {
+            if (lazy(e.getKey()) && (v == null || !e.getKey().equals("user.timezone"))) {
                 continue;
             }
             if (v == null) {
