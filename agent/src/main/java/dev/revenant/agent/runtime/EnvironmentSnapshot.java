@@ -78,8 +78,8 @@ record EnvironmentSnapshot(String command, Map<String, String> env, Map<String, 
 
     /**
      * Set by the JDK on first use (time zones), so whether it exists at start-up is timing; or set
-     * by the shell to the path of the command it started ({@code _}), which is the CLI's java in
-     * replay: neither is a difference worth a warning.
+     * by the shell to what differs by nature between the recorded run and its replay started from
+     * the CLI ({@code _}, the command's path; {@code SHLVL}; {@code OLDPWD}): not worth a warning.
      */
     private static boolean lazy(String key) {
         return key.equals("user.timezone") || key.equals("_") || key.equals("SHLVL") || key.equals("OLDPWD");
