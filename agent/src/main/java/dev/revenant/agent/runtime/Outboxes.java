@@ -42,8 +42,18 @@ final class Outboxes implements LogWriter.StableListener {
         releaser.start();
     }
 
+    /** Where a connection's released output goes; it must not wait long for room (one releaser serves all). */
+    interface Sink {
+        /** Writes from {@code data} what the socket takes; advances its position by that; 0 if no room now. */
+        int write(ByteBuffer data) throws IOException;
+    }
+
     Outbox create(SocketChannel channel) {
-        return new Outbox(keys.incrementAndGet(), channel);
+        return new Outbox(keys.incrementAndGet(), channel::write, channel);
+    }
+
+    Outbox create(Sink sink, Object owner) {
+        return new Outbox(keys.incrementAndGet(), sink, owner);
     }
 
     @Override
@@ -78,14 +88,17 @@ final class Outboxes implements LogWriter.StableListener {
     /** One connection's held output, in write order, each chunk tagged with the position it waits for. */
     final class Outbox {
         private final long key;
-        private final SocketChannel channel;
+        private final Sink sink;
+        /** The channel or SocketImpl this outbox writes to. */
+        final Object owner;
         private final ArrayDeque<Chunk> chunks = new ArrayDeque<>();
         private long held;
         private IOException failure;
 
-        private Outbox(long key, SocketChannel channel) {
+        private Outbox(long key, Sink sink, Object owner) {
             this.key = key;
-            this.channel = channel;
+            this.sink = sink;
+            this.owner = owner;
         }
 
         /** Room left, waiting for some if {@code wait} and the outbox is full. */
@@ -121,11 +134,15 @@ final class Outboxes implements LogWriter.StableListener {
             try {
                 while (!chunks.isEmpty() && chunks.peek().position >= 0 && chunks.peek().position <= stable) {
                     Chunk c = chunks.peek();
-                    int n = channel.write(c.data);
+                    int n = sink.write(c.data);
                     held -= n;
                     bytesHeld.addAndGet(-n);
                     bytesReleased.addAndGet(n);
                     if (c.data.hasRemaining()) {
+                        if (n > 0) {
+                            notifyAll(); // room for a waiting writer; the sink may take more at once
+                            continue;
+                        }
                         return true;
                     }
                     chunks.poll();
