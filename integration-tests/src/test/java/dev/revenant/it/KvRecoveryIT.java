@@ -49,6 +49,8 @@ class KvRecoveryIT {
     static final int CYCLES_PER_LOG = 5;
     static final int CLIENTS = 4;
     static final int KEYS_PER_CLIENT = 8;
+    /** Forces a verify() waits for, at most: one per call, plus a margin for going live. */
+    static final int VERIFY_FORCES = CLIENTS * KEYS_PER_CLIENT + 2 + 10;
 
     @TempDir
     Path tmp;
@@ -286,7 +288,9 @@ class KvRecoveryIT {
                 });
                 PowerCut.Report cut = PowerCut.apply(log, shadow);
                 forced = rnd.nextInt(3) == 0;
-                s = recover(log, env(log, shadow, forced ? 20 + rnd.nextInt(200) : -1), victim.port());
+                // The stall stops the log's forces for good, and verify() below waits for one force
+                // per call (CLIENTS * KEYS_PER_CLIENT + 2 of them): arm it beyond those.
+                s = recover(log, env(log, shadow, forced ? VERIFY_FORCES + 20 + rnd.nextInt(200) : -1), victim.port());
                 List<String> problems = verify(s.port(), m);
                 System.out.printf("kv kill point %d (log %d, cycle %d, %s): %d replies so far, %d uncertain INCRs, "
                         + "%s; %s%n", point, l, cycle, inCommit ? "inside a group commit" : "+" + delay + " ms",
