@@ -168,14 +168,15 @@ public final class NetHooks {
         }
     }
 
+    /** The agent's own work (stand-ins, recording an accept) always sees the real addresses. */
     public static SocketAddress localAddress(int fd, SocketAddress live) {
-        Net n = impl;
-        return n == null ? live : n.localAddress(ThreadState.current(), fd, live);
+        ThreadState t = app();
+        return t == null ? live : impl.localAddress(t, fd, live);
     }
 
     public static SocketAddress remoteAddress(int fd, SocketAddress live) {
-        Net n = impl;
-        return n == null ? live : n.remoteAddress(ThreadState.current(), fd, live);
+        ThreadState t = app();
+        return t == null ? live : impl.remoteAddress(t, fd, live);
     }
 
     public static Object acceptEnter(int serverFd) {
@@ -543,9 +544,11 @@ public final class NetHooks {
     }
 
     public static Object bindAddress(int fd, int option, Object live) {
-        Net n = impl;
-        // SocketOptions.SO_BINDADDR
-        return n == null || option != 0x000F ? live : n.bindAddress(ThreadState.current(), fd, live);
+        if (option != 0x000F) { // SocketOptions.SO_BINDADDR
+            return live;
+        }
+        ThreadState t = app();
+        return t == null ? live : impl.bindAddress(t, fd, live);
     }
 
     /** Warns once per kind about socket use that is not recorded yet. */

@@ -10,6 +10,10 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.Random;
 
@@ -31,56 +35,73 @@ import java.util.Random;
  * opened again (once per INCR) when it fails.
  *
  * <p>Its nondeterministic inputs: what clients and the audit server send and when (a client idle
- * for more than {@value #IDLE_MILLIS} ms makes a read time out, which is counted), how much input
- * is waiting (replies are flushed when none is, {@code available()}), and a {@link Random}.
+ * for more than {@value #IDLE_MILLIS} ms makes a read time out, and no client for
+ * {@value #ACCEPT_MILLIS} ms an accept; both are counted), how much input is waiting (replies are
+ * flushed when none is, {@code available()}), and a {@link Random}.
  *
- * <p>Usage: {@code java -cp demo-apps.jar dev.revenant.demo.LineCounter <port> [audit-host:port]}.
- * Prints {@code linecounter listening on <port>} when ready, and one line per connection and per
- * INCR, so that a replay can be compared with its recording.
+ * <p>With {@code channels} the very same code runs on the socket adaptors of NIO channels
+ * ({@code ServerSocketChannel.socket()}, {@code SocketChannel.socket()}), and the first audit
+ * connection is made non-blocking, waiting in a selector for {@code finishConnect}.
+ *
+ * <p>Usage: {@code java -cp demo-apps.jar dev.revenant.demo.LineCounter <port> [audit-host:port
+ * [channels]]}. Prints {@code linecounter listening on <port>} when ready, and one line per
+ * connection and per INCR, so that a replay can be compared with its recording.
  */
 public final class LineCounter {
     static final int IDLE_MILLIS = 100;
+    static final int ACCEPT_MILLIS = 300;
 
     private final Random random = new Random();
     private final InetSocketAddress auditAddress;
+    private final boolean channels;
     private long counter;
     private long idleTimeouts;
+    private long acceptTimeouts;
     private Socket audit;
     private LineReader auditIn;
     private OutputStream auditOut;
 
-    private LineCounter(InetSocketAddress auditAddress) {
+    private LineCounter(InetSocketAddress auditAddress, boolean channels) {
         this.auditAddress = auditAddress;
+        this.channels = channels;
     }
 
     public static void main(String[] args) throws IOException {
-        if (args.length < 1 || args.length > 2) {
-            System.err.println("usage: LineCounter <port> [audit-host:port]");
+        if (args.length < 1 || args.length > 3 || args.length == 3 && !args[2].equals("channels")) {
+            System.err.println("usage: LineCounter <port> [audit-host:port [channels]]");
             System.exit(2);
         }
         InetSocketAddress audit = null;
-        if (args.length == 2) {
+        if (args.length >= 2) {
             int colon = args[1].lastIndexOf(':');
             audit = new InetSocketAddress(args[1].substring(0, colon), Integer.parseInt(args[1].substring(colon + 1)));
         }
-        new LineCounter(audit).serve(Integer.parseInt(args[0]));
+        new LineCounter(audit, args.length == 3).serve(Integer.parseInt(args[0]));
     }
 
     private void serve(int port) throws IOException {
         if (auditAddress != null) {
-            connectAudit();
+            connectAudit(true);
         }
-        try (ServerSocket server = new ServerSocket()) {
+        try (ServerSocket server = channels ? ServerSocketChannel.open().socket() : new ServerSocket()) {
             server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+            server.setSoTimeout(ACCEPT_MILLIS);
             System.out.println("linecounter listening on " + server.getLocalPort());
             while (true) {
-                try (Socket client = server.accept()) {
+                Socket accepted;
+                try {
+                    accepted = server.accept();
+                } catch (SocketTimeoutException e) {
+                    acceptTimeouts++;
+                    continue;
+                }
+                try (Socket client = accepted) {
                     System.out.println("client " + client.getRemoteSocketAddress() + " on "
                             + client.getLocalSocketAddress());
                     client.setSoTimeout(IDLE_MILLIS);
                     if (!converse(client)) {
                         System.out.println("shutdown after " + counter + " increments, " + idleTimeouts
-                                + " idle timeouts");
+                                + " idle timeouts, " + acceptTimeouts + " accept timeouts");
                         return;
                     }
                 } catch (IOException e) {
@@ -138,7 +159,7 @@ public final class LineCounter {
         long n = ++counter;
         String hex = String.format("%016x", random.nextLong());
         System.out.println("incr " + n + " " + hex);
-        if (auditAddress != null && !report(n, hex) && !(connectAudit() && report(n, hex))) {
+        if (auditAddress != null && !report(n, hex) && !(connectAudit(false) && report(n, hex))) {
             return "ERR audit unavailable";
         }
         return "INT " + n + " " + hex;
@@ -163,11 +184,30 @@ public final class LineCounter {
         return false;
     }
 
-    private boolean connectAudit() {
+    private boolean connectAudit(boolean first) {
         closeAudit();
         try {
-            Socket s = new Socket();
-            s.connect(auditAddress, 5_000);
+            Socket s;
+            if (!channels) {
+                s = new Socket();
+                s.connect(auditAddress, 5_000);
+            } else if (first) {
+                SocketChannel ch = SocketChannel.open();
+                ch.configureBlocking(false);
+                if (!ch.connect(auditAddress)) {
+                    try (Selector selector = Selector.open()) {
+                        ch.register(selector, SelectionKey.OP_CONNECT);
+                        while (!ch.finishConnect()) {
+                            selector.select(5_000);
+                        }
+                    }
+                }
+                ch.configureBlocking(true);
+                s = ch.socket();
+            } else {
+                s = SocketChannel.open().socket();
+                s.connect(auditAddress, 5_000);
+            }
             audit = s;
             auditIn = new LineReader(s.getInputStream());
             auditOut = s.getOutputStream();

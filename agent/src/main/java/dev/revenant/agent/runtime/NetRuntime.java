@@ -512,9 +512,15 @@ final class NetRuntime implements NetHooks.Net {
         drain(c, "close");
     }
 
+    /**
+     * The app closes a stand-in: the agent's end goes too, and the connection no longer counts as
+     * a stand-in — the kernel may give its descriptor number to the next socket, which must not
+     * report this one's recorded addresses.
+     */
     private static void closePeer(Conn c) {
         SocketChannel peer = c.peer;
         if (peer != null) {
+            c.peer = null;
             try {
                 peer.close();
             } catch (IOException ignored) {
