@@ -792,6 +792,10 @@ final class NetRuntime implements NetHooks.Net {
      */
     @Override
     public Object connectEnter(ThreadState t, Object owner, int fd, SocketAddress remote) {
+        if (isUnixDomain(remote)) {
+            unsupported("connects of Unix-domain socket channels");
+            return null;
+        }
         LogRecord r = run.take(t, NetHooks.CONNECT);
         if (r == null) {
             return null;
@@ -828,6 +832,9 @@ final class NetRuntime implements NetHooks.Net {
         if (entered instanceof InetSocketAddress target) {
             StandInConnect s = standInConnects.remove(target.getPort());
             return s == null ? null : finishStandIn(owner, fd, s, result, thrown);
+        }
+        if (isUnixDomain(remote)) {
+            return null;
         }
         if (thrown != null) {
             byte[] m = NetCodec.utf8(NetCodec.message(thrown));
@@ -897,6 +904,11 @@ final class NetRuntime implements NetHooks.Net {
             }
             java.util.concurrent.locks.LockSupport.parkNanos(100_000);
         }
+    }
+
+    /** Not recorded in either role (a stand-in is TCP on loopback); the channel's reads and writes are. */
+    private static boolean isUnixDomain(SocketAddress a) {
+        return a != null && !(a instanceof InetSocketAddress);
     }
 
     private static void closeOwner(Object owner) {

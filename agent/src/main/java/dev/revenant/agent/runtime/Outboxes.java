@@ -49,7 +49,7 @@ final class Outboxes implements LogWriter.StableListener {
     }
 
     Outbox create(SocketChannel channel) {
-        return new Outbox(keys.incrementAndGet(), channel::write, channel);
+        return new Outbox(keys.incrementAndGet(), data -> SocketImpls.releaseWrite(channel, data), channel);
     }
 
     Outbox create(Sink sink, Object owner) {

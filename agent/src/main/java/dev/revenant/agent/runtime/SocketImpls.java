@@ -50,7 +50,10 @@ final class SocketImpls {
     private static final MethodHandle NET_LISTEN;
     private static final MethodHandle NET_POLL;
     private static final MethodHandle CONFIGURE_BLOCKING;
+    private static final MethodHandle CHANNEL_FD;
     private static final short POLLOUT;
+    /** What the release writes at most per call into a blocking channel that polled writable. */
+    private static final int BLOCKING_CHANNEL_SLICE = 4096;
     /** NioSocketImpl writes at most this much per system call; so does the release. */
     private static final int MAX_WRITE = 128 * 1024;
 
@@ -93,6 +96,8 @@ final class SocketImpls {
             NET_POLL = nl.findStatic(net, "poll",
                     MethodType.methodType(int.class, FileDescriptor.class, int.class, long.class));
             POLLOUT = (short) nl.findStaticVarHandle(net, "POLLOUT", short.class).get();
+            Class<?> sc = Class.forName("sun.nio.ch.SocketChannelImpl");
+            CHANNEL_FD = generic(MethodHandles.privateLookupIn(sc, me).findGetter(sc, "fd", FileDescriptor.class));
             Class<?> ioUtil = Class.forName("sun.nio.ch.IOUtil");
             CONFIGURE_BLOCKING = MethodHandles.privateLookupIn(ioUtil, me).findStatic(ioUtil, "configureBlocking",
                     MethodType.methodType(void.class, FileDescriptor.class, boolean.class));
@@ -233,6 +238,35 @@ final class SocketImpls {
         } catch (Throwable e) {
             throw new IOException(e);
         }
+    }
+
+    /**
+     * The outbox's way out for a socket channel. A non-blocking channel's write takes what fits. A
+     * blocking channel's (the socket adaptor's streams) would wait for the peer to read, holding up
+     * every other connection's release: it is written only when a zero-timeout poll finds room,
+     * and at most {@value #BLOCKING_CHANNEL_SLICE} bytes at a time. Linux reports a TCP socket
+     * writable when its free send space is at least half of what is queued, and the send buffer is
+     * at least 16 KiB by default, so such a write does not wait.
+     */
+    static int releaseWrite(SocketChannel ch, ByteBuffer data) throws IOException {
+        if (!ch.isBlocking()) {
+            return ch.write(data);
+        }
+        try {
+            FileDescriptor fd = (FileDescriptor) CHANNEL_FD.invokeExact((Object) ch);
+            if ((int) NET_POLL.invokeExact(fd, (int) POLLOUT, 0L) == 0) {
+                return 0;
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new IOException(e);
+        }
+        ByteBuffer slice = data.duplicate();
+        slice.limit(slice.position() + Math.min(slice.remaining(), BLOCKING_CHANNEL_SLICE));
+        int n = ch.write(slice);
+        data.position(data.position() + n);
+        return n;
     }
 
     /** Going live: the agent's listener for stand-ins is no longer needed. */
