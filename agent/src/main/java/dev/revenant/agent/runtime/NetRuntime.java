@@ -22,7 +22,9 @@ import dev.revenant.bridge.ThreadState;
 import dev.revenant.log.LogRecord;
 
 /**
- * Sockets and the epoll selector, in every phase of a {@link Run}.
+ * Sockets and the epoll selector, in every phase of a {@link Run}: NIO socket channels (and their
+ * socket adaptors' blocking streams), {@code java.net.Socket}/{@code ServerSocket} through
+ * {@code NioSocketImpl} ({@link SocketImpls}), outgoing connects.
  *
  * <p><b>Connections</b> get ids in the order the recorded run bound or accepted them; the log
  * names connections by id, the hooks find them by file descriptor.
@@ -33,8 +35,9 @@ import dev.revenant.log.LogRecord;
  *
  * <p><b>Replay</b> (and recovery before going live): no real I/O with the outside. A bind is not
  * made (the server socket stays unbound until the process goes live); an accept is answered with
- * a <em>stand-in</em>, a real loopback connection to a peer the agent owns; reads return the logged
- * bytes, writes the logged counts; the selector reports the logged ready sets, written into its
+ * a <em>stand-in</em>, a real loopback connection to a peer the agent owns, and so is a connect
+ * (made to a one-off listener of the agent's instead); reads return the logged bytes, writes the
+ * logged counts; the selector reports the logged ready sets, written into its
  * poll array with the descriptors of this process. <b>Going live</b> binds each server socket to
  * the address it had and resets the stand-ins' peers, so a connection open at the crash sees an
  * {@code IOException} on its next read or write, and its client retries.
@@ -683,11 +686,11 @@ final class NetRuntime implements NetHooks.Net {
             return NetHooks.DONE;
         }
         Outboxes boxes = outboxes;
-        if (boxes != null) {
+        if (boxes != null && SocketImpls.acceptsWrites(owner)) {
             return hold(t, boxes, owner, fd, b, off + done, len - done);
         }
         if (done == 0) {
-            return null; // commit=none: the JDK writes, the exit logs the count
+            return null; // commit=none, or a socket that cannot take writes: the JDK writes (or throws), the exit logs it
         }
         // The log ended inside this write (the recorded run died in it): the rest goes out now.
         try {

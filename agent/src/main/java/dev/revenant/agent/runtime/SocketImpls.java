@@ -51,6 +51,11 @@ final class SocketImpls {
     private static final MethodHandle NET_POLL;
     private static final MethodHandle CONFIGURE_BLOCKING;
     private static final MethodHandle CHANNEL_FD;
+    private static final MethodHandle GET_STATE;
+    private static final MethodHandle GET_OUTPUT_CLOSED;
+    private static final MethodHandle CHANNEL_OUTPUT_CLOSED;
+    /** {@code NioSocketImpl.ST_CONNECTED}, the same on 17 and 25. */
+    private static final int ST_CONNECTED = 3;
     private static final short POLLOUT;
     /** What the release writes at most per call into a blocking channel that polled writable. */
     private static final int BLOCKING_CHANNEL_SLICE = 4096;
@@ -97,7 +102,14 @@ final class SocketImpls {
                     MethodType.methodType(int.class, FileDescriptor.class, int.class, long.class));
             POLLOUT = (short) nl.findStaticVarHandle(net, "POLLOUT", short.class).get();
             Class<?> sc = Class.forName("sun.nio.ch.SocketChannelImpl");
-            CHANNEL_FD = generic(MethodHandles.privateLookupIn(sc, me).findGetter(sc, "fd", FileDescriptor.class));
+            MethodHandles.Lookup scl = MethodHandles.privateLookupIn(sc, me);
+            CHANNEL_FD = generic(scl.findGetter(sc, "fd", FileDescriptor.class));
+            CHANNEL_OUTPUT_CLOSED = generic(scl.findGetter(sc, "isOutputClosed", boolean.class));
+            GET_STATE = generic(l.findGetter(IMPL, "state", int.class));
+            GET_OUTPUT_CLOSED = generic(l.findGetter(IMPL, "isOutputClosed", boolean.class));
+            if ((int) l.findStaticVarHandle(IMPL, "ST_CONNECTED", int.class).get() != ST_CONNECTED) {
+                throw new NoSuchFieldException("NioSocketImpl.ST_CONNECTED is not " + ST_CONNECTED);
+            }
             Class<?> ioUtil = Class.forName("sun.nio.ch.IOUtil");
             CONFIGURE_BLOCKING = MethodHandles.privateLookupIn(ioUtil, me).findStatic(ioUtil, "configureBlocking",
                     MethodType.methodType(void.class, FileDescriptor.class, boolean.class));
@@ -237,6 +249,23 @@ final class SocketImpls {
             throw e;
         } catch (Throwable e) {
             throw new IOException(e);
+        }
+    }
+
+    /**
+     * Whether a write to this socket would be taken by the JDK: connected, output not shut down
+     * (and, for a channel's adaptor stream, blocking). Otherwise the JDK's write runs and throws
+     * its own exception, which is the recorded outcome; the outbox never takes what the JDK refuses.
+     */
+    static boolean acceptsWrites(Object owner) {
+        try {
+            if (isImpl(owner)) {
+                return (int) GET_STATE.invokeExact(owner) == ST_CONNECTED && !(boolean) GET_OUTPUT_CLOSED.invokeExact(owner);
+            }
+            SocketChannel ch = (SocketChannel) owner;
+            return ch.isOpen() && ch.isConnected() && ch.isBlocking() && !(boolean) CHANNEL_OUTPUT_CLOSED.invokeExact(owner);
+        } catch (Throwable e) {
+            return false;
         }
     }
 
