@@ -272,10 +272,16 @@ class LineCounterRecoveryIT {
                 "--json", "--log", log.toString(), "--", JavaProcess.javaBin()));
         cmd.addAll(serverCommand(audit, mode));
         JavaProcess p = JavaProcess.start(env, cmd);
-        String summary = p.await(s -> s.startsWith("{\"epoch\":"), 120);
-        assertThat(summary).as("recovery listens on the recorded port").contains("\"listening\":\"/127.0.0.1:" + port + "\"");
-        long pid = Long.parseLong(summary.replaceAll(".*\"pid\":(\\d+).*", "$1"));
-        return new KvRecoveryIT.Server(p, pid, port);
+        try {
+            String summary = p.await(s -> s.startsWith("{\"epoch\":"), 120);
+            assertThat(summary).as("recovery listens on the recorded port")
+                    .contains("\"listening\":\"/127.0.0.1:" + port + "\"");
+            long pid = Long.parseLong(summary.replaceAll(".*\"pid\":(\\d+).*", "$1"));
+            return new KvRecoveryIT.Server(p, pid, port);
+        } catch (Throwable e) {
+            p.close();
+            throw e;
+        }
     }
 
     @ParameterizedTest
@@ -291,41 +297,46 @@ class LineCounterRecoveryIT {
             KvRecoveryIT.Server s = record(log, KvRecoveryIT.env(log, shadow, forced ? 20 + rnd.nextInt(100) : -1), audit,
                     mode);
             int port = s.port();
-            for (int point = 0; point < KILL_POINTS; point++) {
-                KvRecoveryIT.Server victim = s;
-                boolean inCommit = forced;
-                long delay = 20 + rnd.nextInt(400);
-                long before = m.replies.get();
-                AtomicBoolean killed = new AtomicBoolean();
-                List<Throwable> failures = new CopyOnWriteArrayList<>();
-                long clientSeed = rnd.nextLong();
-                Thread client = new Thread(() -> load(port, m, clientSeed, killed, failures), "lc-client");
-                client.start();
-                if (inCommit) {
-                    victim.proc().awaitErr(x -> x.startsWith("revenant-test: stalled before force"), 60);
-                } else {
-                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                    while (m.replies.get() < before + 10 && System.nanoTime() < deadline && client.isAlive()) {
-                        Thread.sleep(1);
+            try {
+                for (int point = 0; point < KILL_POINTS; point++) {
+                    KvRecoveryIT.Server victim = s;
+                    boolean inCommit = forced;
+                    long delay = 20 + rnd.nextInt(400);
+                    long before = m.replies.get();
+                    AtomicBoolean killed = new AtomicBoolean();
+                    List<Throwable> failures = new CopyOnWriteArrayList<>();
+                    long clientSeed = rnd.nextLong();
+                    Thread client = new Thread(() -> load(port, m, clientSeed, killed, failures), "lc-client");
+                    client.start();
+                    if (inCommit) {
+                        victim.proc().awaitErr(x -> x.startsWith("revenant-test: stalled before force"), 60);
+                    } else {
+                        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                        while (m.replies.get() < before + 10 && System.nanoTime() < deadline && client.isAlive()) {
+                            Thread.sleep(1);
+                        }
+                        Thread.sleep(delay);
                     }
-                    Thread.sleep(delay);
+                    killed.set(true);
+                    KvRecoveryIT.kill(victim);
+                    client.join(TimeUnit.SECONDS.toMillis(60));
+                    assertThat(failures).as("client (seed " + seed + ")").isEmpty();
+                    PowerCut.Report cut = PowerCut.apply(log, shadow);
+                    forced = rnd.nextInt(3) == 0;
+                    // The stall (for good) is armed beyond the few forces verify() waits for.
+                    s = recover(log, KvRecoveryIT.env(log, shadow, forced ? 20 + rnd.nextInt(100) : -1), audit, mode,
+                            port);
+                    List<String> problems = verify(port, m, audit);
+                    System.out.printf("linecounter (%s) kill point %d (%s): %d replies on %d connections so far, "
+                            + "counter %d, %d audit connections, %s; %s%n", mode, point,
+                            inCommit ? "inside a group commit" : "+" + delay + " ms", m.replies.get(),
+                            m.connections.get(), m.maxTold.get(), audit.connections.get(), cut,
+                            problems.isEmpty() ? "consistent" : problems);
+                    assertThat(problems).as(mode + " kill point " + point + " (seed " + seed + ")").isEmpty();
                 }
-                killed.set(true);
-                KvRecoveryIT.kill(victim);
-                client.join(TimeUnit.SECONDS.toMillis(60));
-                assertThat(failures).as("client (seed " + seed + ")").isEmpty();
-                PowerCut.Report cut = PowerCut.apply(log, shadow);
-                forced = rnd.nextInt(3) == 0;
-                // The stall (for good) is armed beyond the few forces verify() waits for.
-                s = recover(log, KvRecoveryIT.env(log, shadow, forced ? 20 + rnd.nextInt(100) : -1), audit, mode, port);
-                List<String> problems = verify(port, m, audit);
-                System.out.printf("linecounter (%s) kill point %d (%s): %d replies on %d connections so far, counter %d, "
-                        + "%d audit connections, %s; %s%n", mode, point, inCommit ? "inside a group commit" : "+" + delay + " ms",
-                        m.replies.get(), m.connections.get(), m.maxTold.get(), audit.connections.get(), cut,
-                        problems.isEmpty() ? "consistent" : problems);
-                assertThat(problems).as(mode + " kill point " + point + " (seed " + seed + ")").isEmpty();
+            } finally {
+                KvRecoveryIT.kill(s); // also when a check failed: no recovered server outlives the test
             }
-            KvRecoveryIT.kill(s);
         }
     }
 
@@ -342,33 +353,35 @@ class LineCounterRecoveryIT {
         List<String> recorded;
         try (Audit audit = new Audit()) {
             KvRecoveryIT.Server s = record(log, Map.of(), audit, mode);
-            for (int conn = 0; conn < 3; conn++) {
-                Thread.sleep(400); // an accept timeout or so
-                try (Client c = new Client(s.port())) {
-                    for (int i = 0; i < 4; i++) {
-                        check(c.call("INCR").startsWith("INT "), "INCR");
+            try (JavaProcess recording = s.proc()) {
+                for (int conn = 0; conn < 3; conn++) {
+                    Thread.sleep(400); // an accept timeout or so
+                    try (Client c = new Client(s.port())) {
+                        for (int i = 0; i < 4; i++) {
+                            check(c.call("INCR").startsWith("INT "), "INCR");
+                        }
+                        Thread.sleep(250); // two idle timeouts or so
+                        c.out.write("INCR\nINCR\nGET\n".getBytes(StandardCharsets.UTF_8)); // pipelined
+                        c.out.flush();
+                        check(c.in.readLine().startsWith("INT "), "INCR");
+                        check(c.in.readLine().startsWith("INT "), "INCR");
+                        check(c.in.readLine().equals("VALUE " + (6 * conn + 6)), "GET");
+                        String blob = c.call("BLOB 5000000");
+                        check(blob.length() == 5_000_000 && blob.chars().allMatch(ch -> ch == 'x'), "BLOB");
+                        check(c.call(conn == 2 ? "SHUTDOWN" : "QUIT").equals("BYE"), "BYE");
                     }
-                    Thread.sleep(250); // two idle timeouts or so
-                    c.out.write("INCR\nINCR\nGET\n".getBytes(StandardCharsets.UTF_8)); // pipelined
-                    c.out.flush();
-                    check(c.in.readLine().startsWith("INT "), "INCR");
-                    check(c.in.readLine().startsWith("INT "), "INCR");
-                    check(c.in.readLine().equals("VALUE " + (6 * conn + 6)), "GET");
-                    String blob = c.call("BLOB 5000000");
-                    check(blob.length() == 5_000_000 && blob.chars().allMatch(ch -> ch == 'x'), "BLOB");
-                    check(c.call(conn == 2 ? "SHUTDOWN" : "QUIT").equals("BYE"), "BYE");
                 }
+                assertThat(recording.waitForExit(60)).isZero();
+                Thread.sleep(50); // the stdout pump
+                recorded = List.copyOf(recording.lines);
+                String last = recorded.get(recorded.size() - 1);
+                assertThat(last).startsWith("shutdown after 18 increments, ");
+                assertThat(Integer.parseInt(last.replaceAll(".* (\\d+) idle timeouts.*", "$1")))
+                        .as("the idle pauses made reads time out").isPositive();
+                assertThat(Integer.parseInt(last.replaceAll(".* (\\d+) accept timeouts", "$1")))
+                        .as("the pauses between clients made accepts time out").isPositive();
+                assertThat(audit.seen).hasSize(18);
             }
-            assertThat(s.proc().waitForExit(60)).isZero();
-            Thread.sleep(50); // the stdout pump
-            recorded = List.copyOf(s.proc().lines);
-            String last = recorded.get(recorded.size() - 1);
-            assertThat(last).startsWith("shutdown after 18 increments, ");
-            assertThat(Integer.parseInt(last.replaceAll(".* (\\d+) idle timeouts.*", "$1")))
-                    .as("the idle pauses made reads time out").isPositive();
-            assertThat(Integer.parseInt(last.replaceAll(".* (\\d+) accept timeouts", "$1")))
-                    .as("the pauses between clients made accepts time out").isPositive();
-            assertThat(audit.seen).hasSize(18);
 
             List<String> cmd = new ArrayList<>(List.of("replay", "--log", log.toString(), "--", JavaProcess.javaBin()));
             cmd.addAll(serverCommand(audit, mode));
