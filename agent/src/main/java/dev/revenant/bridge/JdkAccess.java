@@ -17,6 +17,7 @@ final class JdkAccess {
     private static final MethodHandle PUT_INT;
     private static final long SEED;
     private static final long PROBE;
+    private static final long FD;
 
     static {
         try {
@@ -27,6 +28,7 @@ final class JdkAccess {
                     MethodType.methodType(long.class, Class.class, String.class));
             SEED = (long) offset.invoke(U, Thread.class, "threadLocalRandomSeed");
             PROBE = (long) offset.invoke(U, Thread.class, "threadLocalRandomProbe");
+            FD = (long) offset.invoke(U, java.io.FileDescriptor.class, "fd");
             GET_LONG = l.findVirtual(c, "getLong", MethodType.methodType(long.class, Object.class, long.class)).bindTo(U);
             GET_INT = l.findVirtual(c, "getInt", MethodType.methodType(int.class, Object.class, long.class)).bindTo(U);
             PUT_LONG = l.findVirtual(c, "putLong", MethodType.methodType(void.class, Object.class, long.class, long.class))
@@ -62,6 +64,18 @@ final class JdkAccess {
             PUT_INT.invokeExact((Object) t, PROBE, probe);
         } catch (Throwable e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /** The number inside a {@code FileDescriptor}; -1 for null (a socket not created yet). */
+    static int fdVal(Object fileDescriptor) {
+        if (fileDescriptor == null) {
+            return -1;
+        }
+        try {
+            return (int) GET_INT.invokeExact(fileDescriptor, FD);
+        } catch (Throwable e) {
+            return -1;
         }
     }
 }

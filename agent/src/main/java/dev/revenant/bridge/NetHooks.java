@@ -4,8 +4,9 @@ import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 
 /**
- * What the advice in {@code sun.nio.ch} calls: socket channels, server socket channels and the
- * epoll selector. Each entry asks the installed {@link Net} (the runtime's record, replay or
+ * What the advice in {@code sun.nio.ch} calls: socket channels, server socket channels, the epoll
+ * selector, {@code NioSocketImpl} (the implementation behind {@code java.net.Socket} and
+ * {@code ServerSocket}) and the blocking methods the channels' socket adaptors use. Each entry asks the installed {@link Net} (the runtime's record, replay or
  * recovery logic) when the calling thread is an app thread that is not already inside the agent;
  * otherwise it lets the JDK do its own work. Never throws into the app except where the JDK method
  * itself would (a replayed {@code IOException}).
@@ -20,6 +21,11 @@ public final class NetHooks {
     public static final int READ = 32;
     public static final int WRITE = 33;
     public static final int SELECT = 34;
+    public static final int CONNECT = 35;
+    public static final int AVAILABLE = 36;
+
+    /** What a replayed void method (accept into a SocketImpl, a write of a whole array) answers. */
+    public static final Object DONE = new Object();
 
     /** What a replayed {@code accept()} returns when the recorded one returned null. */
     public static final Object NO_CONNECTION = new Object();
@@ -68,6 +74,54 @@ public final class NetHooks {
         int epollWaitLive(int epfd, long address, int max, int timeout) throws java.io.IOException;
 
         void epollRecord(ThreadState t, int epfd, long address, int n);
+
+        // java.net.Socket / ServerSocket (sun.nio.ch.NioSocketImpl) and the socket adaptors
+
+        /** Non-null skips {@code NioSocketImpl.bind}: {@link #DONE}, or a Throwable to throw. */
+        Object implBindEnter(ThreadState t, Object impl, int fd, java.net.InetAddress host, int port);
+
+        void implBindExit(ThreadState t, Object impl, int fd, Throwable thrown);
+
+        /** True skips {@code NioSocketImpl.listen}: the socket is hidden until the process goes live. */
+        boolean listenEnter(ThreadState t, int fd, int backlog);
+
+        /** Non-null skips {@code NioSocketImpl.accept(SocketImpl)}: {@link #DONE} (filled), or a Throwable. */
+        Object implAcceptEnter(ThreadState t, int serverFd, Object si);
+
+        void implAcceptExit(ThreadState t, int serverFd, Object si, Throwable thrown);
+
+        /** Reads into an array ({@code NioSocketImpl.read}, {@code SocketChannelImpl.blockingRead}). */
+        Object streamReadEnter(ThreadState t, int fd, byte[] b, int off, int len);
+
+        void streamReadExit(ThreadState t, int fd, byte[] b, int off, int n, Throwable thrown);
+
+        /** Writes a whole array ({@code NioSocketImpl.write}, {@code SocketChannelImpl.blockingWriteFully}). */
+        Object streamWriteEnter(ThreadState t, Object owner, int fd, byte[] b, int off, int len);
+
+        void streamWriteExit(ThreadState t, int fd, int len, Throwable thrown);
+
+        Object availableEnter(ThreadState t, int fd);
+
+        void availableExit(ThreadState t, int fd, int n, Throwable thrown);
+
+        /**
+         * Outgoing connect of a channel or a SocketImpl: null lets the JDK connect as asked; a
+         * SocketAddress makes it connect there instead (replay: a stand-in); a Throwable is thrown.
+         */
+        Object connectEnter(ThreadState t, Object owner, int fd, SocketAddress remote);
+
+        /** After the JDK connected: records, or (replay) finishes the stand-in; a Boolean replaces the result. */
+        Object connectExit(ThreadState t, Object owner, int fd, SocketAddress remote, Object entered, boolean result,
+                           Throwable thrown);
+
+        Object finishConnectEnter(ThreadState t, Object channel, int fd);
+
+        void finishConnectExit(ThreadState t, int fd, boolean result, Throwable thrown);
+
+        void implClosing(ThreadState t, int fd);
+
+        /** {@code getOption(SO_BINDADDR)} of a SocketImpl: the recorded local address in replay. */
+        Object bindAddress(ThreadState t, int fd, Object live);
     }
 
     private static ThreadState app() {
@@ -114,14 +168,15 @@ public final class NetHooks {
         }
     }
 
+    /** The agent's own work (stand-ins, recording an accept) always sees the real addresses. */
     public static SocketAddress localAddress(int fd, SocketAddress live) {
-        Net n = impl;
-        return n == null ? live : n.localAddress(ThreadState.current(), fd, live);
+        ThreadState t = app();
+        return t == null ? live : impl.localAddress(t, fd, live);
     }
 
     public static SocketAddress remoteAddress(int fd, SocketAddress live) {
-        Net n = impl;
-        return n == null ? live : n.remoteAddress(ThreadState.current(), fd, live);
+        ThreadState t = app();
+        return t == null ? live : impl.remoteAddress(t, fd, live);
     }
 
     public static Object acceptEnter(int serverFd) {
@@ -266,6 +321,236 @@ public final class NetHooks {
         return ready;
     }
 
+    // ------------------------------------------------ java.net.Socket / ServerSocket, socket adaptors
+
+    /** The number inside a {@code FileDescriptor} (-1 for null). */
+    public static int fdVal(Object fileDescriptor) {
+        return JdkAccess.fdVal(fileDescriptor);
+    }
+
+    /** Bounds the JDK method checks itself first: such calls (and empty ones) are not determinants. */
+    public static boolean trivial(byte[] b, int off, int len) {
+        return b == null || len <= 0 || off < 0 || off > b.length - len;
+    }
+
+    public static Object implBindEnter(Object socketImpl, int fd, java.net.InetAddress host, int port) {
+        ThreadState t = app();
+        if (t == null) {
+            return null;
+        }
+        boolean h = enter(t);
+        try {
+            return impl.implBindEnter(t, socketImpl, fd, host, port);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static void implBindExit(Object socketImpl, int fd, Throwable thrown) {
+        ThreadState t = app();
+        if (t == null) {
+            return;
+        }
+        boolean h = enter(t);
+        try {
+            impl.implBindExit(t, socketImpl, fd, thrown);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static boolean listenEnter(int fd, int backlog) {
+        ThreadState t = app();
+        if (t == null) {
+            return false;
+        }
+        boolean h = enter(t);
+        try {
+            return impl.listenEnter(t, fd, backlog);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static Object implAcceptEnter(int serverFd, Object si) {
+        ThreadState t = app();
+        if (t == null) {
+            return null;
+        }
+        boolean h = enter(t);
+        try {
+            return impl.implAcceptEnter(t, serverFd, si);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static void implAcceptExit(int serverFd, Object si, Throwable thrown) {
+        ThreadState t = app();
+        if (t == null) {
+            return;
+        }
+        boolean h = enter(t);
+        try {
+            impl.implAcceptExit(t, serverFd, si, thrown);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static Object streamReadEnter(int fd, byte[] b, int off, int len) {
+        ThreadState t = app();
+        if (t == null || trivial(b, off, len)) {
+            return null;
+        }
+        boolean h = enter(t);
+        try {
+            return impl.streamReadEnter(t, fd, b, off, len);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static void streamReadExit(int fd, byte[] b, int off, int len, int n, Throwable thrown) {
+        ThreadState t = app();
+        if (t == null || trivial(b, off, len)) {
+            return;
+        }
+        boolean h = enter(t);
+        try {
+            impl.streamReadExit(t, fd, b, off, n, thrown);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static Object streamWriteEnter(Object owner, int fd, byte[] b, int off, int len) {
+        ThreadState t = app();
+        if (t == null || trivial(b, off, len)) {
+            return null;
+        }
+        boolean h = enter(t);
+        try {
+            return impl.streamWriteEnter(t, owner, fd, b, off, len);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static void streamWriteExit(int fd, byte[] b, int off, int len, Throwable thrown) {
+        ThreadState t = app();
+        if (t == null || trivial(b, off, len)) {
+            return;
+        }
+        boolean h = enter(t);
+        try {
+            impl.streamWriteExit(t, fd, len, thrown);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static Object availableEnter(int fd) {
+        ThreadState t = app();
+        if (t == null) {
+            return null;
+        }
+        boolean h = enter(t);
+        try {
+            return impl.availableEnter(t, fd);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static void availableExit(int fd, int n, Throwable thrown) {
+        ThreadState t = app();
+        if (t == null) {
+            return;
+        }
+        boolean h = enter(t);
+        try {
+            impl.availableExit(t, fd, n, thrown);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static Object connectEnter(Object owner, int fd, SocketAddress remote) {
+        ThreadState t = app();
+        if (t == null) {
+            return null;
+        }
+        boolean h = enter(t);
+        try {
+            return impl.connectEnter(t, owner, fd, remote);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static Object connectExit(Object owner, int fd, SocketAddress remote, Object entered, boolean result,
+                                     Throwable thrown) {
+        ThreadState t = app();
+        if (t == null) {
+            return null;
+        }
+        boolean h = enter(t);
+        try {
+            return impl.connectExit(t, owner, fd, remote, entered, result, thrown);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static Object finishConnectEnter(Object channel, int fd) {
+        ThreadState t = app();
+        if (t == null) {
+            return null;
+        }
+        boolean h = enter(t);
+        try {
+            return impl.finishConnectEnter(t, channel, fd);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static void finishConnectExit(int fd, boolean result, Throwable thrown) {
+        ThreadState t = app();
+        if (t == null) {
+            return;
+        }
+        boolean h = enter(t);
+        try {
+            impl.finishConnectExit(t, fd, result, thrown);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    /** Entry of {@code NioSocketImpl.close()}: held output leaves first. */
+    public static void implClosing(int fd) {
+        ThreadState t = app();
+        if (t == null) {
+            return;
+        }
+        boolean h = enter(t);
+        try {
+            impl.implClosing(t, fd);
+        } finally {
+            leave(t, h);
+        }
+    }
+
+    public static Object bindAddress(int fd, int option, Object live) {
+        if (option != 0x000F) { // SocketOptions.SO_BINDADDR
+            return live;
+        }
+        ThreadState t = app();
+        return t == null ? live : impl.bindAddress(t, fd, live);
+    }
+
     /** Warns once per kind about socket use that is not recorded yet. */
     public static void unsupported(String what) {
         if (app() != null) {
@@ -275,11 +560,13 @@ public final class NetHooks {
 
     public static String kindName(int kind) {
         return switch (kind) {
-            case BIND -> "ServerSocketChannel.bind";
+            case BIND -> "bind";
             case ACCEPT -> "accept";
             case READ -> "socket read";
             case WRITE -> "socket write";
             case SELECT -> "select (ready set)";
+            case CONNECT -> "connect";
+            case AVAILABLE -> "socket available()";
             default -> null;
         };
     }

@@ -113,9 +113,11 @@ public final class Instrumenter {
     }
 
     /**
-     * Sockets: NIO socket and server socket channels, the close of any channel (held output leaves
-     * first), and the epoll selector's native wait (its ready sets are determinants). Channel kinds
-     * not recorded yet say so when they are created.
+     * Sockets: NIO socket and server socket channels with their socket adaptors' blocking methods,
+     * {@code java.net.Socket}/{@code ServerSocket} through {@code NioSocketImpl}, outgoing
+     * connects, the close of any channel (held output leaves first), and the epoll selector's
+     * native wait (its ready sets are determinants). Channel kinds not recorded yet say so when
+     * they are created.
      */
     private static AgentBuilder sockets(AgentBuilder jdk)
             throws NoSuchMethodException {
@@ -128,6 +130,9 @@ public final class Instrumenter {
                 .transform((b, td, cl, m, pd) -> b
                         .visit(Advice.to(NetAdvice.Bind.class).on(named("bind").and(takesArguments(2))))
                         .visit(Advice.to(NetAdvice.Accept.class).on(named("accept").and(takesArguments(0))))
+                        // ServerSocketAdaptor.accept with a timeout
+                        .visit(Advice.to(NetAdvice.Accept.class)
+                                .on(named("blockingAccept").and(takesArguments(long.class))))
                         .visit(Advice.to(NetAdvice.LocalAddress.class)
                                 .on(named("getLocalAddress").or(named("localAddress")).and(takesArguments(0)))))
                 .type(named("sun.nio.ch.SocketChannelImpl"))
@@ -138,12 +143,44 @@ public final class Instrumenter {
                                 .on(named("write").and(takesArguments(java.nio.ByteBuffer.class))))
                         .visit(Advice.to(NetAdvice.Vectored.class)
                                 .on(named("read").or(named("write")).and(takesArguments(3))))
+                        // the socket adaptor (SocketChannel.socket()) and Channels.newInputStream/newOutputStream
+                        .visit(Advice.to(NetAdvice.StreamRead.class).on(named("blockingRead")
+                                .and(takesArguments(byte[].class, int.class, int.class, long.class))))
+                        .visit(Advice.to(NetAdvice.StreamWrite.class).on(named("blockingWriteFully")
+                                .and(takesArguments(byte[].class, int.class, int.class))))
+                        .visit(Advice.to(NetAdvice.Available.class).on(named("available").and(takesArguments(0))))
+                        .visit(Advice.to(NetAdvice.ChannelConnect.class)
+                                .on(named("connect").and(takesArguments(java.net.SocketAddress.class))))
+                        .visit(Advice.to(NetAdvice.VoidConnect.class).on(named("blockingConnect")
+                                .and(takesArguments(java.net.SocketAddress.class, long.class))))
+                        .visit(Advice.to(NetAdvice.FinishConnect.class)
+                                .on(named("finishConnect").and(takesArguments(0))))
                         .visit(Advice.to(NetAdvice.LocalAddress.class)
                                 .on(named("getLocalAddress").or(named("localAddress")).and(takesArguments(0))))
                         .visit(Advice.to(NetAdvice.RemoteAddress.class)
                                 .on(named("getRemoteAddress").or(named("remoteAddress")).and(takesArguments(0))))
                         .visit(Advice.to(NetAdvice.ShutdownOutput.class)
                                 .on(named("shutdownOutput").and(takesArguments(0)))))
+                // java.net.Socket and ServerSocket (JDK 17 without -Djdk.net.usePlainSocketImpl, and 25)
+                .type(named("sun.nio.ch.NioSocketImpl"))
+                .transform((b, td, cl, m, pd) -> b
+                        .visit(Advice.to(NetAdvice.ImplBind.class)
+                                .on(named("bind").and(takesArguments(java.net.InetAddress.class, int.class))))
+                        .visit(Advice.to(NetAdvice.ImplListen.class).on(named("listen").and(takesArguments(int.class))))
+                        .visit(Advice.to(NetAdvice.ImplAccept.class)
+                                .on(named("accept").and(takesArguments(java.net.SocketImpl.class))))
+                        .visit(Advice.to(NetAdvice.StreamRead.class)
+                                .on(named("read").and(takesArguments(byte[].class, int.class, int.class))))
+                        .visit(Advice.to(NetAdvice.StreamWrite.class)
+                                .on(named("write").and(takesArguments(byte[].class, int.class, int.class))))
+                        .visit(Advice.to(NetAdvice.Available.class).on(named("available").and(takesArguments(0))))
+                        .visit(Advice.to(NetAdvice.VoidConnect.class)
+                                .on(named("connect").and(takesArguments(java.net.SocketAddress.class, int.class))))
+                        .visit(Advice.to(NetAdvice.ImplClose.class).on(named("close").and(takesArguments(0))))
+                        .visit(Advice.to(NetAdvice.ImplShutdownOutput.class)
+                                .on(named("shutdownOutput").and(takesArguments(0))))
+                        .visit(Advice.to(NetAdvice.BindAddress.class)
+                                .on(named("getOption").and(takesArguments(int.class)))))
                 .type(named("java.nio.channels.spi.AbstractInterruptibleChannel"))
                 .transform((b, td, cl, m, pd) -> b.visit(Advice.to(NetAdvice.Close.class)
                         .on(named("close").and(takesArguments(0)))))
@@ -153,8 +190,7 @@ public final class Instrumenter {
                                 .on(net.bytebuddy.matcher.ElementMatchers.isConstructor()))
                         .visit(epollWait))
                 .type(named("sun.nio.ch.DatagramChannelImpl").or(named("sun.nio.ch.UnixAsynchronousSocketChannelImpl"))
-                        .or(named("sun.nio.ch.UnixAsynchronousServerSocketChannelImpl"))
-                        .or(named("sun.nio.ch.NioSocketImpl")))
+                        .or(named("sun.nio.ch.UnixAsynchronousServerSocketChannelImpl")))
                 .transform((b, td, cl, m, pd) -> b.visit(Advice.to(NetAdvice.Unsupported.class)
                         .on(net.bytebuddy.matcher.ElementMatchers.isConstructor())));
     }

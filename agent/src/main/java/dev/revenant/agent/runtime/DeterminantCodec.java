@@ -18,8 +18,8 @@ public final class DeterminantCodec {
         return switch (kind) {
             case Hooks.NANO_TIME, Hooks.CURRENT_MILLIS, Hooks.INSTANT, Hooks.CLOCK_MILLIS -> RecordTypes.CLOCK;
             case Hooks.SLEEP, Hooks.TIMED_WAIT, Hooks.PARK_NANOS -> RecordTypes.TIMED_WAIT;
-            case NetHooks.BIND, NetHooks.ACCEPT -> RecordTypes.SOCKET_ACCEPT;
-            case NetHooks.READ -> RecordTypes.SOCKET_READ;
+            case NetHooks.BIND, NetHooks.ACCEPT, NetHooks.CONNECT -> RecordTypes.SOCKET_ACCEPT;
+            case NetHooks.READ, NetHooks.AVAILABLE -> RecordTypes.SOCKET_READ;
             case NetHooks.WRITE -> RecordTypes.SOCKET_WRITE;
             case NetHooks.SELECT -> RecordTypes.SELECT;
             default -> RecordTypes.RANDOM;

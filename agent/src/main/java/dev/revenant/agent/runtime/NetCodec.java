@@ -20,11 +20,18 @@ import dev.revenant.bridge.NetHooks;
  * WRITE   kind | conn i64 | write ordinal on the conn i64 | n i64 (bytes taken; -2 failed) | message if failed
  *         (only short and failed writes are logged: a write that takes everything is the rule)
  * SELECT  kind | count i32 | count x (conn i64 | fd i32 | epoll events i32)
+ * CONNECT kind | op i8 (0 connect, 1 finishConnect) | conn i64 | result i8 (1 connected, 0 pending, 2 failed)
+ *         | remote address | local address, or message if failed
+ * AVAIL   kind | conn i64 | n i32 (bytes available; -2 failed) | message if failed
  * address: length i8 (0 none, 4 or 16 IP bytes) | IP bytes | port u16
  * message: UTF-8 to the end of the payload
  * </pre>
  *
- * In SELECT, {@code conn} is a connection id, {@link #WAKEUP} for the selector's own wake-up
+ * READ and WRITE serve channels ({@code ByteBuffer}) and streams (arrays) alike. A stream write
+ * that the outbox takes in several pieces is several WRITE records. BIND and ACCEPT serve
+ * {@code ServerSocketChannel} and {@code ServerSocket} alike (an accepted socket is never "none").
+ *
+ * <p>In SELECT, {@code conn} is a connection id, {@link #WAKEUP} for the selector's own wake-up
  * descriptor, or {@link #UNTRACKED} for a descriptor the agent does not know (its number is kept).
  */
 final class NetCodec {
@@ -32,6 +39,11 @@ final class NetCodec {
     static final long FAILED = -2;
     static final long WAKEUP = -1;
     static final long UNTRACKED = -2;
+    static final byte CONNECTED = 1;
+    static final byte PENDING = 0;
+    static final byte CONNECT_FAILED = 2;
+    static final byte OP_CONNECT = 0;
+    static final byte OP_FINISH = 1;
 
     private NetCodec() {}
 
@@ -145,6 +157,22 @@ final class NetCodec {
                                 .append(" 0x").append(Integer.toHexString(ev));
                     }
                     return sb.append(n > 0 ? (n > 16 ? ", ...]" : "]") : "").toString();
+                }
+                case NetHooks.CONNECT -> {
+                    String op = b.get() == OP_FINISH ? "finishConnect" : "connect";
+                    long conn = b.getLong();
+                    byte result = b.get();
+                    if (result == CONNECT_FAILED) {
+                        return op + " conn " + conn + " failed: " + rest(b);
+                    }
+                    return op + " conn " + conn + (result == CONNECTED ? ": connected" : ": pending")
+                            + (b.hasRemaining() ? " to " + getAddress(b) : "");
+                }
+                case NetHooks.AVAILABLE -> {
+                    long conn = b.getLong();
+                    int n = b.getInt();
+                    return n == -2 ? "available conn " + conn + " failed: " + rest(b)
+                            : "available conn " + conn + ": " + n + " bytes";
                 }
                 default -> {
                     return "kind " + kind;

@@ -22,7 +22,9 @@ import dev.revenant.bridge.ThreadState;
 import dev.revenant.log.LogRecord;
 
 /**
- * Sockets and the epoll selector, in every phase of a {@link Run}.
+ * Sockets and the epoll selector, in every phase of a {@link Run}: NIO socket channels (and their
+ * socket adaptors' blocking streams), {@code java.net.Socket}/{@code ServerSocket} through
+ * {@code NioSocketImpl} ({@link SocketImpls}), outgoing connects.
  *
  * <p><b>Connections</b> get ids in the order the recorded run bound or accepted them; the log
  * names connections by id, the hooks find them by file descriptor.
@@ -33,8 +35,9 @@ import dev.revenant.log.LogRecord;
  *
  * <p><b>Replay</b> (and recovery before going live): no real I/O with the outside. A bind is not
  * made (the server socket stays unbound until the process goes live); an accept is answered with
- * a <em>stand-in</em>, a real loopback connection to a peer the agent owns; reads return the logged
- * bytes, writes the logged counts; the selector reports the logged ready sets, written into its
+ * a <em>stand-in</em>, a real loopback connection to a peer the agent owns, and so is a connect
+ * (made to a one-off listener of the agent's instead); reads return the logged bytes, writes the
+ * logged counts; the selector reports the logged ready sets, written into its
  * poll array with the descriptors of this process. <b>Going live</b> binds each server socket to
  * the address it had and resets the stand-ins' peers, so a connection open at the crash sees an
  * {@code IOException} on its next read or write, and its client retries.
@@ -55,6 +58,7 @@ final class NetRuntime implements NetHooks.Net {
 
     private static final MethodHandle EPOLL_WAIT;
     private static final MethodHandle SOCKET_FD;
+    private static final MethodHandle SERVER_FD;
     private static final MethodHandle EVENTFD_FD;
     private static final MethodHandle GET_INT;
     private static final MethodHandle PUT_INT;
@@ -74,6 +78,9 @@ final class NetRuntime implements NetHooks.Net {
             FD_OFFSET = (int) el.findStaticVarHandle(epoll, "OFFSETOF_FD", int.class).get();
             Class<?> sc = Class.forName("sun.nio.ch.SocketChannelImpl");
             SOCKET_FD = MethodHandles.privateLookupIn(sc, l).findGetter(sc, "fdVal", int.class)
+                    .asType(MethodType.methodType(int.class, Object.class));
+            Class<?> ssc = Class.forName("sun.nio.ch.ServerSocketChannelImpl");
+            SERVER_FD = MethodHandles.privateLookupIn(ssc, l).findGetter(ssc, "fdVal", int.class)
                     .asType(MethodType.methodType(int.class, Object.class));
             Class<?> ev = Class.forName("sun.nio.ch.EventFD");
             EVENTFD_FD = MethodHandles.privateLookupIn(ev, l).findGetter(ev, "efd", int.class)
@@ -97,6 +104,9 @@ final class NetRuntime implements NetHooks.Net {
         /** Replay: a server socket not bound yet, with what to bind it to when going live. */
         ServerSocketChannel hidden;
         int backlog;
+        /** Replay: the same for a {@code ServerSocket} (or a bound {@code Socket}): its impl and the host it asked for; backlog -1 until it listens. */
+        Object hiddenImpl;
+        InetAddress bindHost;
         /** Replay: the agent's end of a stand-in connection. */
         SocketChannel peer;
         volatile Outboxes.Outbox outbox;
@@ -167,19 +177,47 @@ final class NetRuntime implements NetHooks.Net {
         }
     }
 
-    /** The exception a recorded failure message stands for: the recorded class when it is a JDK IOException. */
-    static IOException failure(String recorded) {
+    private static int serverFdOf(Object serverChannel) {
+        try {
+            return (int) SERVER_FD.invokeExact(serverChannel);
+        } catch (Throwable e) {
+            return -1;
+        }
+    }
+
+    /**
+     * The connection's outbox, made on its first held write. A descriptor the kernel gave again to
+     * another socket (its old connection closed) gets a fresh outbox writing to the new owner.
+     */
+    private Outboxes.Outbox outboxFor(Outboxes boxes, Conn c, Object owner) {
+        synchronized (c) {
+            Outboxes.Outbox ob = c.outbox;
+            if (ob == null || ob.owner != owner) {
+                ob = SocketImpls.isImpl(owner) ? boxes.create(data -> SocketImpls.releaseWrite(owner, data), owner)
+                        : boxes.create((SocketChannel) owner);
+                c.outbox = ob;
+            }
+            return ob;
+        }
+    }
+
+    /**
+     * The exception a recorded failure message stands for: the recorded class when it is a JDK
+     * {@code IOException} (a {@code SocketTimeoutException} stays one) or {@code RuntimeException}
+     * (an {@code IllegalBlockingModeException}), else a plain {@code IOException}.
+     */
+    static Throwable failure(String recorded) {
         int colon = recorded.indexOf(": ");
         String cls = colon > 0 ? recorded.substring(0, colon) : "";
         String msg = colon > 0 ? recorded.substring(colon + 2) : recorded;
         if (cls.startsWith("java.")) {
             try {
                 Class<?> c = Class.forName(cls, false, null);
-                if (IOException.class.isAssignableFrom(c)) {
+                if (IOException.class.isAssignableFrom(c) || RuntimeException.class.isAssignableFrom(c)) {
                     try {
-                        return (IOException) c.getConstructor(String.class).newInstance(msg.isEmpty() ? null : msg);
+                        return (Throwable) c.getConstructor(String.class).newInstance(msg.isEmpty() ? null : msg);
                     } catch (NoSuchMethodException e) {
-                        return (IOException) c.getConstructor().newInstance();
+                        return (Throwable) c.getConstructor().newInstance();
                     }
                 }
             } catch (ReflectiveOperationException | RuntimeException ignored) {
@@ -228,9 +266,7 @@ final class NetRuntime implements NetHooks.Net {
     @Override
     public void bindExit(ThreadState t, int fd, Object result, Throwable thrown) {
         if (thrown != null) {
-            byte[] m = NetCodec.utf8(NetCodec.message(thrown));
-            run.record(t, NetHooks.BIND, NetCodec.buffer(NetHooks.BIND, 10 + m.length).putLong(NetCodec.FAILED)
-                    .put((byte) 1).put(m).array());
+            recordBindFailure(t, thrown);
             return;
         }
         SocketAddress bound;
@@ -239,6 +275,16 @@ final class NetRuntime implements NetHooks.Net {
         } catch (IOException | RuntimeException e) {
             bound = null;
         }
+        recordBound(t, fd, bound);
+    }
+
+    private void recordBindFailure(ThreadState t, Throwable thrown) {
+        byte[] m = NetCodec.utf8(NetCodec.message(thrown));
+        run.record(t, NetHooks.BIND, NetCodec.buffer(NetHooks.BIND, 10 + m.length).putLong(NetCodec.FAILED)
+                .put((byte) 1).put(m).array());
+    }
+
+    private void recordBound(ThreadState t, int fd, SocketAddress bound) {
         long id = nextId.getAndIncrement();
         register(id, fd);
         ByteBuffer b = NetCodec.buffer(NetHooks.BIND, 10 + NetCodec.addressSize(bound)).putLong(id).put((byte) 0);
@@ -320,9 +366,7 @@ final class NetRuntime implements NetHooks.Net {
     public void acceptExit(ThreadState t, int serverFd, Object accepted, Throwable thrown) {
         long server = idOf(serverFd);
         if (thrown != null) {
-            byte[] m = NetCodec.utf8(NetCodec.message(thrown));
-            run.record(t, NetHooks.ACCEPT, NetCodec.buffer(NetHooks.ACCEPT, 17 + m.length).putLong(server)
-                    .putLong(NetCodec.FAILED).put(m).array());
+            recordAcceptFailure(t, server, thrown);
             return;
         }
         if (accepted == null) {
@@ -340,8 +384,18 @@ final class NetRuntime implements NetHooks.Net {
             remote = null;
             local = null;
         }
+        recordAccepted(t, server, fdOf(ch), remote, local);
+    }
+
+    private void recordAcceptFailure(ThreadState t, long server, Throwable thrown) {
+        byte[] m = NetCodec.utf8(NetCodec.message(thrown));
+        run.record(t, NetHooks.ACCEPT, NetCodec.buffer(NetHooks.ACCEPT, 17 + m.length).putLong(server)
+                .putLong(NetCodec.FAILED).put(m).array());
+    }
+
+    private void recordAccepted(ThreadState t, long server, int fd, SocketAddress remote, SocketAddress local) {
         long id = nextId.getAndIncrement();
-        register(id, fdOf(ch));
+        register(id, fd);
         ByteBuffer b = NetCodec.buffer(NetHooks.ACCEPT, 17 + NetCodec.addressSize(remote) + NetCodec.addressSize(local))
                 .putLong(server).putLong(id);
         NetCodec.putAddress(b, remote);
@@ -400,6 +454,15 @@ final class NetRuntime implements NetHooks.Net {
      * one record per request out of the log.
      */
 
+    /** True if {@code r} is the logged outcome of write number {@code index} on {@code c}. */
+    private static boolean isWriteOf(LogRecord r, Conn c, long index) {
+        if (r == Run.NOTHING_LOGGED || DeterminantCodec.kind(r.payload()) != NetHooks.WRITE) {
+            return false;
+        }
+        ByteBuffer b = NetCodec.read(r.payload());
+        return b.getLong() == c.id && b.getLong() == index;
+    }
+
     private Conn connOf(int fd) {
         return byFd.computeIfAbsent(fd, k -> new Conn(NetCodec.UNTRACKED, k));
     }
@@ -414,11 +477,12 @@ final class NetRuntime implements NetHooks.Net {
     public Object writeEnter(ThreadState t, Object channel, int fd, ByteBuffer src) {
         Conn c = connOf(fd);
         long index = c.writes++;
-        LogRecord r = run.peek(t);
+        LogRecord r = run.peekForEvent(t);
         if (r != null) {
-            ByteBuffer b = NetCodec.read(r.payload());
-            if (DeterminantCodec.kind(r.payload()) == NetHooks.WRITE && b.getLong() == c.id && b.getLong() == index) {
+            if (isWriteOf(r, c, index)) {
                 run.take(t, NetHooks.WRITE);
+                ByteBuffer b = NetCodec.read(r.payload());
+                b.position(1 + 16);
                 long n = b.getLong();
                 if (n == NetCodec.FAILED) {
                     return failure(NetCodec.rest(b));
@@ -438,11 +502,7 @@ final class NetRuntime implements NetHooks.Net {
             return null; // commit=none: the JDK writes, the exit logs a short write
         }
         SocketChannel ch = (SocketChannel) channel;
-        Outboxes.Outbox ob = c.outbox;
-        if (ob == null) {
-            ob = boxes.create(ch);
-            c.outbox = ob;
-        }
+        Outboxes.Outbox ob = outboxFor(boxes, c, ch);
         synchronized (ob) {
             int want = src.remaining();
             int n;
@@ -480,21 +540,48 @@ final class NetRuntime implements NetHooks.Net {
 
     @Override
     public void closing(ThreadState t, Object channel) {
-        if (!channel.getClass().getName().equals("sun.nio.ch.SocketChannelImpl")) {
+        String cls = channel.getClass().getName();
+        if (cls.equals("sun.nio.ch.ServerSocketChannelImpl")) {
+            Conn c = byFd.get(serverFdOf(channel));
+            if (c != null) {
+                unhide(c); // closed before the process went live: nothing to bind then
+            }
+            return;
+        }
+        if (!cls.equals("sun.nio.ch.SocketChannelImpl")) {
             return;
         }
         Conn c = byFd.get(fdOf(channel));
         if (c == null) {
             return;
         }
-        if (c.peer != null) {
+        closePeer(c);
+        drain(c, "close");
+    }
+
+    /**
+     * The app closes a stand-in: the agent's end goes too, and the connection no longer counts as
+     * a stand-in — the kernel may give its descriptor number to the next socket, which must not
+     * report this one's recorded addresses.
+     */
+    private static void closePeer(Conn c) {
+        SocketChannel peer = c.peer;
+        if (peer != null) {
+            c.peer = null;
             try {
-                c.peer.close();
+                peer.close();
             } catch (IOException ignored) {
                 // the agent's end of a stand-in; nothing depends on it
             }
         }
-        drain(c, "close");
+    }
+
+    private void unhide(Conn c) {
+        synchronized (hiddenServers) {
+            hiddenServers.remove(c);
+            c.hidden = null;
+            c.hiddenImpl = null;
+        }
     }
 
     @Override
@@ -511,6 +598,395 @@ final class NetRuntime implements NetHooks.Net {
             AgentLog.warn(what + " of conn " + c.id + " waited " + DRAIN_MILLIS / 1000 + " s for held output to leave "
                     + "(log not stable, or the client does not read); it goes ahead and that output is lost");
         }
+    }
+
+    // ---------------------------------------------------------------- java.net.Socket / ServerSocket
+
+    @Override
+    public Object implBindEnter(ThreadState t, Object impl, int fd, InetAddress host, int port) {
+        LogRecord r = run.take(t, NetHooks.BIND);
+        if (r == null) {
+            return null;
+        }
+        ByteBuffer b = NetCodec.read(r.payload());
+        long id = b.getLong();
+        if (b.get() != 0) {
+            return failure(NetCodec.rest(b));
+        }
+        InetSocketAddress bound = NetCodec.getAddress(b);
+        Conn c = register(id, fd);
+        c.local = bound;
+        c.hiddenImpl = impl;
+        c.bindHost = host;
+        c.backlog = -1;
+        // What the JDK's bind leaves in the impl: the host asked for, the port the kernel gave.
+        SocketImpls.setAddresses(impl, host, 0, bound == null ? 0 : bound.getPort());
+        synchronized (hiddenServers) {
+            hiddenServers.add(c);
+        }
+        return NetHooks.DONE;
+    }
+
+    @Override
+    public void implBindExit(ThreadState t, Object impl, int fd, Throwable thrown) {
+        if (thrown != null) {
+            recordBindFailure(t, thrown);
+        } else {
+            recordBound(t, fd, SocketImpls.localAddress(impl));
+        }
+    }
+
+    @Override
+    public boolean listenEnter(ThreadState t, int fd, int backlog) {
+        Conn c = byFd.get(fd);
+        if (c == null || c.hiddenImpl == null) {
+            return false;
+        }
+        c.backlog = backlog < 1 ? 50 : backlog;
+        return true;
+    }
+
+    @Override
+    public Object implAcceptEnter(ThreadState t, int serverFd, Object si) {
+        LogRecord r = run.take(t, NetHooks.ACCEPT);
+        if (r == null) {
+            return null;
+        }
+        ByteBuffer b = NetCodec.read(r.payload());
+        long server = b.getLong();
+        long id = b.getLong();
+        checkConn(t, "accept", r, server, serverFd);
+        if (id == NetCodec.FAILED) {
+            return failure(NetCodec.rest(b));
+        }
+        if (id == NetCodec.NONE) {
+            Replayer.diverged(t, "a blocking accept (ServerSocket.accept)", r, null);
+        }
+        InetSocketAddress remote = NetCodec.getAddress(b);
+        InetSocketAddress local = NetCodec.getAddress(b);
+        try {
+            SocketChannel peer = SocketImpls.acceptStandIn(si);
+            SocketImpls.setAddresses(si, remote == null ? null : remote.getAddress(), remote == null ? 0 : remote.getPort(),
+                    local == null ? -1 : local.getPort());
+            Conn c = register(id, NetHooks.fdVal(SocketImpls.fd(si)));
+            c.peer = peer;
+            c.remote = remote;
+            c.local = local;
+            if (run.live()) {
+                interrupt(c); // its replay goes on from the log; once live it sees the reset
+            }
+            return NetHooks.DONE;
+        } catch (IOException | RuntimeException e) {
+            AgentLog.error("replay cannot create a stand-in socket for conn " + id + ": " + e);
+            Runtime.getRuntime().halt(1);
+            return null;
+        }
+    }
+
+    @Override
+    public void implAcceptExit(ThreadState t, int serverFd, Object si, Throwable thrown) {
+        long server = idOf(serverFd);
+        if (thrown != null) {
+            recordAcceptFailure(t, server, thrown);
+            return;
+        }
+        recordAccepted(t, server, NetHooks.fdVal(SocketImpls.fd(si)), SocketImpls.remote(si),
+                SocketImpls.localAddress(si));
+    }
+
+    @Override
+    public Object streamReadEnter(ThreadState t, int fd, byte[] b, int off, int len) {
+        return readEnter(t, fd, ByteBuffer.wrap(b, off, len));
+    }
+
+    @Override
+    public void streamReadExit(ThreadState t, int fd, byte[] b, int off, int n, Throwable thrown) {
+        readExit(t, fd, ByteBuffer.wrap(b).position(off + Math.max(0, n)), n, thrown);
+    }
+
+    /**
+     * A write of a whole array (a socket's output stream, a channel adaptor): it takes everything or
+     * fails, so only a failure is logged, by connection and write ordinal like channel writes.
+     * Record with output commit: the bytes go into the outbox, waiting for room if it is full, as a
+     * blocking write waits for the kernel. {@code commit=none}: the JDK writes.
+     */
+    @Override
+    public Object streamWriteEnter(ThreadState t, Object owner, int fd, byte[] b, int off, int len) {
+        Conn c = connOf(fd);
+        long index = c.writes++;
+        LogRecord r = run.peekForEvent(t);
+        if (r != null) {
+            if (isWriteOf(r, c, index)) {
+                run.take(t, NetHooks.WRITE);
+                ByteBuffer p = NetCodec.read(r.payload());
+                p.position(1 + 24);
+                return failure(NetCodec.rest(p)); // a stream write either takes everything or fails
+            }
+            return NetHooks.DONE;
+        }
+        Outboxes boxes = outboxes;
+        if (boxes != null && SocketImpls.acceptsWrites(owner)) {
+            return hold(t, boxes, owner, c, index, b, off, len);
+        }
+        return null; // commit=none, or a socket that cannot take writes: the JDK writes (or throws), the exit logs a failure
+    }
+
+    /** A stream write in record: held whole (waiting for room, as a blocking write waits for the kernel). */
+    private Object hold(ThreadState t, Outboxes boxes, Object owner, Conn c, long index, byte[] b, int off, int len) {
+        Outboxes.Outbox ob = outboxFor(boxes, c, owner);
+        int done = 0;
+        while (done < len) {
+            synchronized (ob) {
+                int n;
+                try {
+                    n = Math.min(len - done, ob.room(true));
+                } catch (IOException e) {
+                    recordWrite(t, c, index, 0, e);
+                    return e;
+                }
+                ob.hold(java.util.Arrays.copyOfRange(b, off + done, off + done + n), run.log().appendedPosition());
+                done += n;
+            }
+        }
+        return NetHooks.DONE;
+    }
+
+    @Override
+    public void streamWriteExit(ThreadState t, int fd, int len, Throwable thrown) {
+        if (thrown != null) {
+            Conn c = connOf(fd);
+            recordWrite(t, c, c.writes - 1, 0, thrown);
+        }
+    }
+
+    @Override
+    public Object availableEnter(ThreadState t, int fd) {
+        LogRecord r = run.take(t, NetHooks.AVAILABLE);
+        if (r == null) {
+            return null;
+        }
+        ByteBuffer b = NetCodec.read(r.payload());
+        long conn = b.getLong();
+        checkConn(t, "available", r, conn, fd);
+        int n = b.getInt();
+        return n == -2 ? failure(NetCodec.rest(b)) : Integer.valueOf(n);
+    }
+
+    @Override
+    public void availableExit(ThreadState t, int fd, int n, Throwable thrown) {
+        long conn = idOf(fd);
+        byte[] m = thrown == null ? new byte[0] : NetCodec.utf8(NetCodec.message(thrown));
+        run.record(t, NetHooks.AVAILABLE, NetCodec.buffer(NetHooks.AVAILABLE, 13 + m.length).putLong(conn)
+                .putInt(thrown == null ? n : -2).put(m).array());
+    }
+
+    @Override
+    public Object bindAddress(ThreadState t, int fd, Object live) {
+        Conn c = byFd.get(fd);
+        return c != null && c.local instanceof InetSocketAddress a && (c.hiddenImpl != null || c.peer != null)
+                ? a.getAddress() : live;
+    }
+
+    @Override
+    public void implClosing(ThreadState t, int fd) {
+        Conn c = byFd.get(fd);
+        if (c == null) {
+            return;
+        }
+        closePeer(c);
+        unhide(c);
+        drain(c, "close");
+        // No selector reports a SocketImpl's descriptor: forget it, the kernel may reuse the number.
+        byFd.remove(fd, c);
+    }
+
+    // ---------------------------------------------------------------- outgoing connects
+
+    /** Replay: a connect redirected to a one-off loopback listener of the agent's, until its exit. */
+    private record StandInConnect(ServerSocketChannel listener, long id, byte result, InetSocketAddress remote,
+                                  InetSocketAddress local) {}
+
+    private final ConcurrentHashMap<Integer, StandInConnect> standInConnects = new ConcurrentHashMap<>();
+
+    /**
+     * Replay: no connect leaves the machine. A connect that failed fails again (and closes the
+     * socket, as the JDK does); one that succeeded or was pending is made for real, but to a
+     * one-off loopback listener of the agent's, whose end the agent keeps: the app's socket is a
+     * stand-in like an accepted one, with the recorded addresses.
+     */
+    @Override
+    public Object connectEnter(ThreadState t, Object owner, int fd, SocketAddress remote) {
+        if (isUnixDomain(remote)) {
+            unsupported("connects of Unix-domain socket channels");
+            return null;
+        }
+        LogRecord r = run.take(t, NetHooks.CONNECT);
+        if (r == null) {
+            return null;
+        }
+        ByteBuffer b = NetCodec.read(r.payload());
+        byte op = b.get();
+        long id = b.getLong();
+        byte result = b.get();
+        if (op != NetCodec.OP_CONNECT) {
+            Replayer.diverged(t, "connect", r, null);
+        }
+        if (result == NetCodec.CONNECT_FAILED) {
+            closeOwner(owner);
+            return failure(NetCodec.rest(b));
+        }
+        InetSocketAddress recRemote = NetCodec.getAddress(b);
+        InetSocketAddress recLocal = NetCodec.getAddress(b);
+        try {
+            ServerSocketChannel l = ServerSocketChannel.open();
+            l.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1);
+            InetSocketAddress target = (InetSocketAddress) l.getLocalAddress();
+            standInConnects.put(target.getPort(), new StandInConnect(l, id, result, recRemote, recLocal));
+            return target;
+        } catch (IOException e) {
+            AgentLog.error("replay cannot create a stand-in connection for conn " + id + ": " + e.getMessage());
+            Runtime.getRuntime().halt(1);
+            return null;
+        }
+    }
+
+    @Override
+    public Object connectExit(ThreadState t, Object owner, int fd, SocketAddress remote, Object entered, boolean result,
+                              Throwable thrown) {
+        if (entered instanceof InetSocketAddress target) {
+            StandInConnect s = standInConnects.remove(target.getPort());
+            return s == null ? null : finishStandIn(owner, fd, s, result, thrown);
+        }
+        if (isUnixDomain(remote)) {
+            return null;
+        }
+        if (thrown != null) {
+            byte[] m = NetCodec.utf8(NetCodec.message(thrown));
+            run.record(t, NetHooks.CONNECT, NetCodec.buffer(NetHooks.CONNECT, 11 + m.length).put(NetCodec.OP_CONNECT)
+                    .putLong(NetCodec.FAILED).put(NetCodec.CONNECT_FAILED).put(m).array());
+            return null;
+        }
+        SocketAddress rem;
+        SocketAddress loc;
+        if (SocketImpls.isImpl(owner)) {
+            rem = SocketImpls.remote(owner);
+            loc = SocketImpls.localAddress(owner);
+        } else {
+            try {
+                rem = ((SocketChannel) owner).getRemoteAddress();
+                loc = ((SocketChannel) owner).getLocalAddress();
+            } catch (IOException | RuntimeException e) {
+                rem = remote;
+                loc = null;
+            }
+        }
+        long id = nextId.getAndIncrement();
+        register(id, fd);
+        ByteBuffer b = NetCodec.buffer(NetHooks.CONNECT, 11 + NetCodec.addressSize(rem) + NetCodec.addressSize(loc))
+                .put(NetCodec.OP_CONNECT).putLong(id).put(result ? NetCodec.CONNECTED : NetCodec.PENDING);
+        NetCodec.putAddress(b, rem);
+        NetCodec.putAddress(b, loc);
+        run.record(t, NetHooks.CONNECT, b.array());
+        return null;
+    }
+
+    private Object finishStandIn(Object owner, int fd, StandInConnect s, boolean result, Throwable thrown) {
+        try {
+            if (thrown != null) {
+                throw new IOException("the connect to the agent's own loopback listener failed: " + thrown);
+            }
+            SocketChannel peer = s.listener().accept();
+            s.listener().close();
+            Conn old = byFd.get(fd);
+            if (old != null) {
+                unhide(old); // bound in replay, connected now: nothing to bind when going live
+            }
+            Conn c = register(s.id(), fd);
+            c.peer = peer;
+            c.remote = s.remote();
+            c.local = s.local();
+            if (run.live()) {
+                interrupt(c);
+            }
+            if (SocketImpls.isImpl(owner)) {
+                SocketImpls.setAddresses(owner, s.remote() == null ? null : s.remote().getAddress(),
+                        s.remote() == null ? 0 : s.remote().getPort(), s.local() == null ? -1 : s.local().getPort());
+            } else if (s.result() == NetCodec.CONNECTED && !result) {
+                completeConnect((SocketChannel) owner);
+            }
+            return s.result() == NetCodec.CONNECTED;
+        } catch (IOException e) {
+            AgentLog.error("replay cannot create a stand-in connection for conn " + s.id() + ": " + e.getMessage());
+            Runtime.getRuntime().halt(1);
+            return null;
+        }
+    }
+
+    /** Replay: the channel's connect to the agent's listener completes at once on loopback; wait for it. */
+    private static void completeConnect(SocketChannel ch) throws IOException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (!ch.finishConnect()) {
+            if (System.nanoTime() > deadline) {
+                throw new IOException("a stand-in connect on loopback did not complete in 10 s");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+        }
+    }
+
+    /** Not recorded in either role (a stand-in is TCP on loopback); the channel's reads and writes are. */
+    private static boolean isUnixDomain(SocketAddress a) {
+        return a != null && !(a instanceof InetSocketAddress);
+    }
+
+    private static void closeOwner(Object owner) {
+        if (SocketImpls.isImpl(owner)) {
+            SocketImpls.closeQuietly(owner);
+        } else if (owner instanceof java.nio.channels.Channel ch) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // it was failing anyway
+            }
+        }
+    }
+
+    @Override
+    public Object finishConnectEnter(ThreadState t, Object channel, int fd) {
+        LogRecord r = run.take(t, NetHooks.CONNECT);
+        if (r == null) {
+            return null;
+        }
+        ByteBuffer b = NetCodec.read(r.payload());
+        byte op = b.get();
+        long conn = b.getLong();
+        byte result = b.get();
+        if (op != NetCodec.OP_FINISH) {
+            Replayer.diverged(t, "finishConnect", r, null);
+        }
+        checkConn(t, "finishConnect", r, conn, fd);
+        if (result == NetCodec.CONNECT_FAILED) {
+            closeOwner(channel);
+            return failure(NetCodec.rest(b));
+        }
+        if (result == NetCodec.PENDING) {
+            return Boolean.FALSE;
+        }
+        try {
+            completeConnect((SocketChannel) channel);
+        } catch (IOException e) {
+            AgentLog.error("replay cannot complete a stand-in connection for conn " + conn + ": " + e.getMessage());
+            Runtime.getRuntime().halt(1);
+        }
+        return Boolean.TRUE;
+    }
+
+    @Override
+    public void finishConnectExit(ThreadState t, int fd, boolean result, Throwable thrown) {
+        long conn = idOf(fd);
+        byte[] m = thrown == null ? new byte[0] : NetCodec.utf8(NetCodec.message(thrown));
+        byte outcome = thrown != null ? NetCodec.CONNECT_FAILED : result ? NetCodec.CONNECTED : NetCodec.PENDING;
+        run.record(t, NetHooks.CONNECT, NetCodec.buffer(NetHooks.CONNECT, 11 + m.length).put(NetCodec.OP_FINISH)
+                .putLong(conn).put(outcome).put(m).array());
     }
 
     // ---------------------------------------------------------------- selector
@@ -641,7 +1117,11 @@ final class NetRuntime implements NetHooks.Net {
         IOException last = null;
         for (int attempt = 0; attempt < 50; attempt++) {
             try {
-                c.hidden.bind(c.local, c.backlog);
+                if (c.hidden != null) {
+                    c.hidden.bind(c.local, c.backlog);
+                } else {
+                    SocketImpls.liveBind(c.hiddenImpl, c.bindHost, ((InetSocketAddress) c.local).getPort(), c.backlog);
+                }
                 last = null;
                 break;
             } catch (IOException e) {
@@ -660,6 +1140,7 @@ final class NetRuntime implements NetHooks.Net {
             Runtime.getRuntime().halt(1);
         }
         c.hidden = null;
+        c.hiddenImpl = null;
     }
 
     /**

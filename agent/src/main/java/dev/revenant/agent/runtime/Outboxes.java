@@ -42,21 +42,31 @@ final class Outboxes implements LogWriter.StableListener {
         releaser.start();
     }
 
+    /** Where a connection's released output goes; it must not wait long for room (one releaser serves all). */
+    interface Sink {
+        /** Writes from {@code data} what the socket takes; advances its position by that; 0 if no room now. */
+        int write(ByteBuffer data) throws IOException;
+    }
+
     Outbox create(SocketChannel channel) {
-        return new Outbox(keys.incrementAndGet(), channel);
+        return new Outbox(keys.incrementAndGet(), data -> SocketImpls.releaseWrite(channel, data), channel);
+    }
+
+    Outbox create(Sink sink, Object owner) {
+        return new Outbox(keys.incrementAndGet(), sink, owner);
     }
 
     /**
-     * Called on the log's syncer thread right after a force: releases what became stable to
-     * non-blocking sockets at once (one write each), saving the hand-over to the releaser thread;
-     * a blocking socket, or one whose send buffer is full, is left to the releaser.
+     * Called on the log's writer (or syncer) thread right after a force: releases what became
+     * stable at once — a sink never waits for room — saving the hand-over to the releaser thread;
+     * a socket whose send buffer is full is left to the releaser.
      */
     @Override
     public void stable(long position) {
         long stable = log.stablePosition();
         boolean more = false;
         for (Outbox ob : pending.values()) {
-            more |= ob.channel.isBlocking() || ob.release(stable);
+            more |= ob.release(stable);
         }
         if (more) {
             wake();
@@ -90,14 +100,17 @@ final class Outboxes implements LogWriter.StableListener {
     /** One connection's held output, in write order, each chunk tagged with the position it waits for. */
     final class Outbox {
         private final long key;
-        private final SocketChannel channel;
+        private final Sink sink;
+        /** The channel or SocketImpl this outbox writes to. */
+        final Object owner;
         private final ArrayDeque<Chunk> chunks = new ArrayDeque<>();
         private long held;
         private IOException failure;
 
-        private Outbox(long key, SocketChannel channel) {
+        private Outbox(long key, Sink sink, Object owner) {
             this.key = key;
-            this.channel = channel;
+            this.sink = sink;
+            this.owner = owner;
         }
 
         /** Room left, waiting for some if {@code wait} and the outbox is full. */
@@ -133,11 +146,15 @@ final class Outboxes implements LogWriter.StableListener {
             try {
                 while (!chunks.isEmpty() && chunks.peek().position >= 0 && chunks.peek().position <= stable) {
                     Chunk c = chunks.peek();
-                    int n = channel.write(c.data);
+                    int n = sink.write(c.data);
                     held -= n;
                     bytesHeld.addAndGet(-n);
                     bytesReleased.addAndGet(n);
                     if (c.data.hasRemaining()) {
+                        if (n > 0) {
+                            notifyAll(); // room for a waiting writer; the sink may take more at once
+                            continue;
+                        }
                         return true;
                     }
                     chunks.poll();

@@ -90,6 +90,19 @@ final class Replayer {
         return q == null || q.isEmpty() ? null : q.peek();
     }
 
+    /** Like {@link #peek} but never runs the end action: null if the log has nothing more for this thread. */
+    synchronized LogRecord peekQuietly(ThreadState t) {
+        ArrayDeque<LogRecord> q = queues.get(t.vid);
+        while ((q == null || q.isEmpty()) && !exhausted) {
+            if (!readOne()) {
+                exhausted = true;
+                break;
+            }
+            q = queues.get(t.vid);
+        }
+        return q == null || q.isEmpty() ? null : q.peek();
+    }
+
     /** Reads on until this thread has a determinant queued or the log ends; runs the end action once. */
     private ArrayDeque<LogRecord> fill(ThreadState t) {
         ArrayDeque<LogRecord> q = queues.get(t.vid);

@@ -84,9 +84,28 @@ final class Run implements Determinants {
         return replaying(t) ? replayer.take(t, kind) : null;
     }
 
-    /** This thread's next logged determinant without taking it, or null if it is live (now). */
-    LogRecord peek(ThreadState t) {
-        return replaying(t) ? replayer.peek(t) : null;
+    /** Stands for "replayed, and the log holds nothing more for this thread" in {@link #peekForEvent}. */
+    static final LogRecord NOTHING_LOGGED = new LogRecord(-1, -1, 0, 0, 0, 0, new byte[0]);
+
+    /**
+     * For an event that is logged only when it is unusual (a write that does not take everything):
+     * this thread's next logged determinant without taking it; null if the thread is live (now); or
+     * {@link #NOTHING_LOGGED} when an offline replay has no more for it — the recorded run may well
+     * have made this event (it logs nothing), so replay goes on until the thread needs a
+     * determinant. Recovery goes live there instead.
+     */
+    LogRecord peekForEvent(ThreadState t) {
+        if (!replaying(t)) {
+            return null;
+        }
+        LogRecord r = replayer.peekQuietly(t);
+        if (r != null) {
+            return r;
+        }
+        if (goLive == null) {
+            return NOTHING_LOGGED;
+        }
+        return replayer.peek(t); // runs the end action: the process goes live, and so does this thread
     }
 
     /** Records a determinant of the live phase; its position, or -1 if the log failed. */
