@@ -33,6 +33,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         VerifyCommand.class,
         ReplayCommand.class,
         RecoverCommand.class,
+        TailCommand.class,
         SelfTestChronicleCommand.class,
         CommandLine.HelpCommand.class,
     })
