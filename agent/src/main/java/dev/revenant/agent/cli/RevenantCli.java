@@ -34,6 +34,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         ReplayCommand.class,
         RecoverCommand.class,
         TailCommand.class,
+        StatsCommand.class,
         SelfTestChronicleCommand.class,
         CommandLine.HelpCommand.class,
     })
