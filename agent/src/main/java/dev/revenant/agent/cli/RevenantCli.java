@@ -35,6 +35,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         RecoverCommand.class,
         TailCommand.class,
         StatsCommand.class,
+        ExportCommand.class,
         SelfTestChronicleCommand.class,
         CommandLine.HelpCommand.class,
     })
