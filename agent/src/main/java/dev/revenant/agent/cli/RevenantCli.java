@@ -36,6 +36,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         TailCommand.class,
         StatsCommand.class,
         ExportCommand.class,
+        DiffCommand.class,
         SelfTestChronicleCommand.class,
         CommandLine.HelpCommand.class,
     })
