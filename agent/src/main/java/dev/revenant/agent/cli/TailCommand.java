@@ -2,6 +2,7 @@ package dev.revenant.agent.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.channels.ClosedByInterruptException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -62,9 +63,6 @@ public final class TailCommand implements Callable<Integer> {
 
     @Option(names = "--hex", description = "Show payload bytes as hex instead of escaped text.")
     boolean hex;
-
-    /** Test hook: a follower stops after this many idle polls (never, normally). */
-    long maxIdlePolls = Long.MAX_VALUE;
 
     private List<Integer> typeCodes;
 
@@ -174,7 +172,6 @@ public final class TailCommand implements Callable<Integer> {
         long start = from != null ? from
                 : typeCodes.isEmpty() ? Math.max(0, LogReader.endPosition(log.log) - n + 1) : 0;
         ArrayDeque<LogRecord> backlog = from == null ? new ArrayDeque<>() : null;
-        long idle = 0;
         try (LogTailer tailer = LogTailer.open(log.log, start)) {
             while (!Thread.currentThread().isInterrupted()) {
                 LogRecord r;
@@ -185,17 +182,15 @@ public final class TailCommand implements Callable<Integer> {
                     err.println("revenant tail: the log is damaged: " + e.issue());
                     err.flush();
                     return RevenantCli.EXIT_PROBLEM;
+                } catch (ClosedByInterruptException e) {
+                    break; // interrupted inside a read: asked to stop, like between reads
                 }
                 if (r == null) {
                     flushBacklog(out, backlog);
                     backlog = null;
-                    if (++idle >= maxIdlePolls) {
-                        return RevenantCli.EXIT_OK;
-                    }
                     LockSupport.parkNanos(IDLE_NANOS);
                     continue;
                 }
-                idle = 0;
                 if (r.position() < start) {
                     continue;
                 }
