@@ -272,20 +272,16 @@ public final class DiffCommand implements Callable<Integer> {
         Map<Long, Long> extraB = b.extra();
         out.printf("logs agree: %d determinant(s) on %d thread(s) compared, all equal%n", compared,
                 threads(a, b));
-        if (!extraA.isEmpty() || !extraB.isEmpty()) {
-            out.println("  where the shorter ends: " + extraText("A", extraA) + extraText("B", extraB));
+        List<String> extra = new ArrayList<>();
+        extraA.forEach((t, n) -> extra.add("A has " + n + " more on thread " + t));
+        extraB.forEach((t, n) -> extra.add("B has " + n + " more on thread " + t));
+        if (!extra.isEmpty()) {
+            out.println("  where the shorter ends: " + String.join("; ", extra));
         }
     }
 
     private static long threads(Side a, Side b) {
         return a.count.keySet().stream().filter(b.count::containsKey).count();
-    }
-
-    private static String extraText(String side, Map<Long, Long> extra) {
-        StringBuilder sb = new StringBuilder();
-        extra.forEach((t, n) -> sb.append(side).append(" has ").append(n).append(" more on thread ").append(t)
-                .append("; "));
-        return sb.toString();
     }
 
     private String json(Side a, Side b, List<LogIssue> damage, int damagedA) {

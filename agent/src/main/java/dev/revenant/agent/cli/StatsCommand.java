@@ -373,11 +373,11 @@ public final class StatsCommand implements Callable<Integer> {
     private void text(PrintWriter out, LogVerifier.Report r, Stats st, DiskUsage du, long width) {
         out.printf("log %s: %d records, positions %d..%d, %d segment(s), %d session(s)%n", r.directory(), r.records(),
                 r.firstPosition(), r.lastPosition(), r.segments().size(), st.sessions.size());
-        long apparent = st.sessions.values().stream().mapToLong(s -> s.apparent).sum();
+        long apparent = apparent(st);
         long dirAllocated = du.bytesOf(r.directory());
         out.printf("on disk: %s allocated for the whole directory, %s in segments (apparent size %s: segments are "
                 + "sparse)%n", dirAllocated < 0 ? "unknown (" + du.problem + ")" : bytes(dirAllocated),
-                du.allocated == null ? "unknown" : bytes(st.sessions.values().stream().mapToLong(s -> s.allocated).sum()),
+                du.allocated == null ? "unknown" : bytes(allocated(st)),
                 bytes(apparent));
         long lag = r.stableWatermark() < 0 ? r.lastPosition() - r.firstPosition() + 1
                 : Math.max(0, r.lastPosition() - r.stableWatermark());
@@ -389,7 +389,7 @@ public final class StatsCommand implements Callable<Integer> {
         for (Session s : st.sessions.values()) {
             out.printf("  %-5d  %-24s  %-10s  %9d  %-15s  %10s  %8d  %10s  %d%n", s.epoch,
                     s.time.start < 0 ? "?" : Instant.ofEpochMilli(s.time.start), kind(s), s.records,
-                    s.records == 0 ? "-" : s.first + ".." + s.last, s.rate() < 0 ? "n/a" : String.format(Locale.ROOT, "%.1f", s.rate()),
+                    s.records == 0 ? "-" : s.first + ".." + s.last, s.rate() < 0 ? "n/a" : decimal(s.rate(), 1),
                     s.segments, du.allocated == null ? "?" : bytes(s.allocated), s.tornBytes);
         }
         out.println("records by type:");
@@ -435,8 +435,8 @@ public final class StatsCommand implements Callable<Integer> {
         long dirAllocated = du.bytesOf(r.directory());
         sb.append(",\"disk\":{\"allocatedBytes\":").append(dirAllocated < 0 ? "null" : Long.toString(dirAllocated))
                 .append(",\"segmentAllocatedBytes\":").append(du.allocated == null ? "null"
-                        : Long.toString(st.sessions.values().stream().mapToLong(s -> s.allocated).sum()))
-                .append(",\"segmentApparentBytes\":").append(st.sessions.values().stream().mapToLong(s -> s.apparent).sum())
+                        : Long.toString(allocated(st)))
+                .append(",\"segmentApparentBytes\":").append(apparent(st))
                 .append(",\"problem\":").append(Json.str(du.problem)).append('}');
         sb.append(",\"sessions\":[");
         boolean first = true;
@@ -449,7 +449,7 @@ public final class StatsCommand implements Callable<Integer> {
                     .append(",\"lastPosition\":").append(s.last)
                     .append(",\"payloadBytes\":").append(s.payloadBytes)
                     .append(",\"lastTimeMillis\":").append(s.time.last)
-                    .append(",\"recordsPerSecond\":").append(s.rate() < 0 ? "null" : String.format(Locale.ROOT, "%.3f", s.rate()))
+                    .append(",\"recordsPerSecond\":").append(s.rate() < 0 ? "null" : decimal(s.rate(), 3))
                     .append(",\"segments\":").append(s.segments)
                     .append(",\"allocatedBytes\":").append(du.allocated == null ? "null" : Long.toString(s.allocated))
                     .append(",\"apparentBytes\":").append(s.apparent)
@@ -474,7 +474,8 @@ public final class StatsCommand implements Callable<Integer> {
         for (Map.Entry<Long, Long> e : rebucket(st, width).entrySet()) {
             sb.append(first ? "" : ",").append("{\"startMillis\":").append(e.getKey() * 1000)
                     .append(",\"records\":").append(e.getValue())
-                    .append(",\"perSecond\":").append(String.format(Locale.ROOT, "%.3f", e.getValue() / (double) width)).append('}');
+                    .append(",\"perSecond\":").append(decimal(e.getValue() / (double) width, 3))
+                    .append('}');
             first = false;
         }
         sb.append("]},\"servers\":[");
@@ -504,6 +505,19 @@ public final class StatsCommand implements Callable<Integer> {
         return sb.append("]}}").toString();
     }
 
+    private static long allocated(Stats st) {
+        return st.sessions.values().stream().mapToLong(s -> s.allocated).sum();
+    }
+
+    private static long apparent(Stats st) {
+        return st.sessions.values().stream().mapToLong(s -> s.apparent).sum();
+    }
+
+    /** A number with a decimal point whatever the locale (JSON needs one, and so do scripts reading text). */
+    private static String decimal(double v, int digits) {
+        return String.format(Locale.ROOT, "%." + digits + "f", v);
+    }
+
     static String bytes(long n) {
         if (n < 1024) {
             return n + " B";
@@ -515,7 +529,7 @@ public final class StatsCommand implements Callable<Integer> {
             v /= 1024;
             u++;
         }
-        return String.format("%.1f %s", v, units[u]);
+        return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
     }
 
     private static String duration(long seconds) {
