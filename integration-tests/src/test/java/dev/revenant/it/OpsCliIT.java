@@ -334,6 +334,28 @@ class OpsCliIT {
     }
 
     @Test
+    void statsPutsATornTailOnTheSessionThatLeftIt() throws Exception {
+        // A writer killed inside an unfinished document (as LogDamageIT makes one), then a second session.
+        Path log = tmp.resolve("torn");
+        Files.createDirectories(log);
+        try (JavaProcess w = JavaProcess.start(Map.of(), StressWriter.class, log.toString(), "2", "stallAt=2000")) {
+            w.await(l -> l.startsWith("READY"), 60);
+            w.awaitErr(l -> l.contains("stalled inside an unfinished document"), 60);
+            w.kill9();
+        }
+        Map<String, Object> v = verify(log);
+        long dropped = MiniJson.num(v, "droppedBytes");
+        assertThat(dropped).isPositive();
+        Cli.Result r = cli("stats", "--log", log.toString(), "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        Map<String, Object> o = MiniJson.object(r.out());
+        assertThat(MiniJson.list(o, "sessions")).hasSize(1);
+        assertThat(MiniJson.num(o, "sessions", 0, "tornBytes")).isEqualTo(dropped);
+        Cli.Result text = cli("stats", "--log", log.toString());
+        assertThat(text.out()).containsPattern("\\s" + dropped + "\\n");
+    }
+
+    @Test
     void emptyAndForeignDirectoriesAreUsageErrors() throws Exception {
         Path empty = Files.createDirectories(tmp.resolve("empty"));
         Path foreign = Files.createDirectories(tmp.resolve("foreign"));

@@ -34,12 +34,15 @@ import picocli.CommandLine.Spec;
                         + "included); a file made with -o is created readable by its owner only (0600)."},
         footerHeading = "%n",
         footer = {"Columns (CSV header; the same names in camelCase are the JSON keys, absent when empty):",
-                "  " + ExportCommand.CSV_HEADER,
+                "  " + ExportCommand.CSV_COLUMNS_1,
+                "  " + ExportCommand.CSV_COLUMNS_2,
                 "Exit codes: 0 ok; 1 the log holds damage (records up to it and after it are exported, where is "
                         + "printed on stderr); 2 usage, or the directory is not a log."})
 public final class ExportCommand implements Callable<Integer> {
-    static final String CSV_HEADER = "position,type,epoch,thread,thread_seq,length,kind,conn,server_conn,count,ordinal,"
-            + "value,value2,address,local_address,ready,error,text,base64,summary";
+    /** The header in two halves, so that the help prints it on two lines of its own. */
+    static final String CSV_COLUMNS_1 = "position,type,epoch,thread,thread_seq,length,kind,conn,server_conn,count,";
+    static final String CSV_COLUMNS_2 = "ordinal,value,value2,address,local_address,ready,error,text,base64,summary";
+    static final String CSV_HEADER = CSV_COLUMNS_1 + CSV_COLUMNS_2;
 
     enum Format { json, csv }
 

@@ -58,7 +58,7 @@ public final class TailCommand implements Callable<Integer> {
             description = "Only records of these types (names like CLOCK or numeric codes).")
     List<String> types = new ArrayList<>();
 
-    @Option(names = "--json", description = "One JSON object per line per record (as in inspect's recordList).")
+    @Option(names = "--json", description = "Each record as one JSON object on its own line (as in inspect's recordList).")
     boolean json;
 
     @Option(names = "--hex", description = "Show payload bytes as hex instead of escaped text.")
