@@ -27,6 +27,29 @@ public final class LogTailer implements AutoCloseable {
         return new LogTailer(LogDirectory.requireReadableLog(dir));
     }
 
+    /**
+     * Follows a log from the segment that holds {@code fromPosition} (the last segment whose first
+     * record is at or below it), so a tool that wants only the recent end need not scan the whole
+     * log. Records before {@code fromPosition} in that segment are still returned: the caller
+     * skips them.
+     */
+    public static LogTailer open(Path dir, long fromPosition) throws IOException {
+        LogTailer t = new LogTailer(LogDirectory.requireReadableLog(dir));
+        List<Path> segments = Segments.list(t.dir);
+        Path before = null;
+        for (int i = 0; i < segments.size(); i++) {
+            LogRecord first = SegmentScanner.firstRecord(segments.get(i));
+            if (first != null && first.position() > fromPosition) {
+                break;
+            }
+            if (first != null) {
+                before = i == 0 ? null : segments.get(i - 1);
+            }
+        }
+        t.current = before; // advanceSegment opens the first segment after it
+        return t;
+    }
+
     /** Highest stable mark the writer has written so far. */
     public long stableWatermark() {
         return stableMark;

@@ -6,8 +6,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 
+import dev.revenant.bridge.NetHooks;
 import dev.revenant.log.LogHeader;
 import dev.revenant.log.LogIssue;
 import dev.revenant.log.LogRecord;
@@ -22,8 +24,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code revenant inspect}: what a log holds, readable. */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = {"Prints a log: its sessions (header records with the app fingerprint), counts per record "
-                + "type and per thread, then one line per record.",
+        description = {"Prints a log: its sessions (one per epoch: when it started, its records and positions, the "
+                + "app fingerprint of its header), counts per record type and per thread, then one line per record.",
                 "Filters narrow the record lines; the counts always cover the whole log."},
         footerHeading = "%n",
         footer = "Exit codes: 0 ok; 1 the log holds damage (records up to it are still printed); "
@@ -54,6 +56,20 @@ public final class InspectCommand implements Callable<Integer> {
     @Option(names = "--no-records", description = "Print only the summary.")
     boolean noRecords;
 
+    @Option(names = "--conn", paramLabel = "N", split = ",",
+            description = "Only records about these connections: the bind or accept that made them, accepts on "
+                    + "them, their reads and short writes, and the selector ready sets that name them.")
+    List<Long> conns = new ArrayList<>();
+
+    @Option(names = "--epoch", paramLabel = "E", split = ",",
+            description = "Only records written in these epochs (one per writer session; a recovery starts the "
+                    + "next).")
+    List<Integer> epochs = new ArrayList<>();
+
+    @Option(names = "--hex", description = "Show payload bytes (socket data, random bytes, notes) as hex instead "
+            + "of escaped text.")
+    boolean hex;
+
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
@@ -70,32 +86,71 @@ public final class InspectCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--from " + from + " is after --to " + to);
         }
         List<String> lines = new ArrayList<>();
+        Map<Integer, EpochSpan> spans = new TreeMap<>();
         LogVerifier.Report report = VerifyCommand.read(spec, log, "inspect", r -> {
+            spans.computeIfAbsent(r.epoch(), e -> new EpochSpan()).add(r);
             if (!noRecords && r.position() >= from && r.position() <= to
                     && (typeCodes.isEmpty() || typeCodes.contains(r.type()))
-                    && (threads.isEmpty() || threads.contains(r.thread()))) {
-                lines.add(json ? recordJson(r) : recordLine(r));
+                    && (threads.isEmpty() || threads.contains(r.thread()))
+                    && (epochs.isEmpty() || epochs.contains(r.epoch()))
+                    && (conns.isEmpty() || namesAny(r, conns))) {
+                lines.add(json ? recordJson(r, hex) : recordLine(r, hex));
             }
         });
         if (report == null) {
             return RevenantCli.EXIT_USAGE;
         }
         if (json) {
-            printJson(out, report, lines);
+            printJson(out, report, spans, lines);
         } else {
-            printText(out, report, lines);
+            printText(out, report, spans, lines);
         }
         return report.sound() ? RevenantCli.EXIT_OK : RevenantCli.EXIT_PROBLEM;
     }
 
-    private static void printText(PrintWriter out, LogVerifier.Report r, List<String> lines) {
+    /** Records, first and last position of one epoch, gathered while reading. */
+    static final class EpochSpan {
+        long records;
+        long first = -1;
+        long last = -1;
+
+        void add(LogRecord r) {
+            records++;
+            if (first < 0) {
+                first = r.position();
+            }
+            last = r.position();
+        }
+
+        String text() {
+            return records == 0 ? "no intact records" : records + " records, positions " + first + ".." + last;
+        }
+    }
+
+    private static boolean namesAny(LogRecord r, List<Long> conns) {
+        if (!Decoded.isDeterminant(r.type())) {
+            return false;
+        }
+        Decoded d = Decoded.of(r);
+        for (long c : conns) {
+            if (d.names(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static void printText(PrintWriter out, LogVerifier.Report r, Map<Integer, EpochSpan> spans,
+            List<String> lines) {
         out.printf("log %s: %d records, positions %d..%d, %d segment(s)%n", r.directory(), r.records(),
                 r.firstPosition(), r.lastPosition(), r.segments().size());
         out.printf("stable watermark: %s%n", r.stableWatermark() < 0 ? "none recorded" : r.stableWatermark());
         out.println("sessions:");
         for (LogHeader h : r.sessions()) {
-            out.printf("  epoch %d  started %s  format %d  main %s  classpath %s  jvm %s  agent %s%s%n", h.epoch(),
-                    java.time.Instant.ofEpochMilli(h.startedAtMillis()), h.formatVersion(), h.fingerprint().mainClass(),
+            EpochSpan span = spans.getOrDefault(h.epoch(), new EpochSpan());
+            out.printf("  epoch %d  started %s  %s  format %d  main %s  classpath %s  jvm %s  agent %s%s%n", h.epoch(),
+                    java.time.Instant.ofEpochMilli(h.startedAtMillis()), span.text(), h.formatVersion(),
+                    h.fingerprint().mainClass(),
                     abbreviate(h.fingerprint().classPathHash()), h.fingerprint().jvmVersion(),
                     h.fingerprint().agentVersion(),
                     h.previousEnd() >= 0 ? "  (after position " + h.previousEnd() + ", "
@@ -118,7 +173,8 @@ public final class InspectCommand implements Callable<Integer> {
         }
     }
 
-    private static void printJson(PrintWriter out, LogVerifier.Report r, List<String> lines) {
+    private static void printJson(PrintWriter out, LogVerifier.Report r, Map<Integer, EpochSpan> spans,
+            List<String> lines) {
         StringBuilder sb = VerifyCommand.summaryJson(r);
         sb.append(",\"sessions\":[");
         for (int i = 0; i < r.sessions().size(); i++) {
@@ -131,7 +187,10 @@ public final class InspectCommand implements Callable<Integer> {
                     .append(",\"jvmVersion\":").append(Json.str(h.fingerprint().jvmVersion()))
                     .append(",\"agentVersion\":").append(Json.str(h.fingerprint().agentVersion()))
                     .append(",\"previousEnd\":").append(h.previousEnd())
-                    .append(",\"previousDroppedBytes\":").append(h.previousDroppedBytes()).append('}');
+                    .append(",\"previousDroppedBytes\":").append(h.previousDroppedBytes());
+            EpochSpan span = spans.getOrDefault(h.epoch(), new EpochSpan());
+            sb.append(",\"records\":").append(span.records).append(",\"firstPosition\":").append(span.first)
+                    .append(",\"lastPosition\":").append(span.last).append('}');
         }
         sb.append("],\"countsByType\":{");
         boolean first = true;
@@ -156,26 +215,55 @@ public final class InspectCommand implements Callable<Integer> {
     }
 
     static String recordLine(LogRecord r) {
+        return recordLine(r, false);
+    }
+
+    /** One record as a text line: position, type, epoch, thread, sequence, size, decoded payload. */
+    static String recordLine(LogRecord r, boolean hex) {
         return String.format("%10d  %-13s epoch=%d thread=%d seq=%d  %dB  %s", r.position(), r.typeName(), r.epoch(),
-                r.thread(), r.threadSeq(), r.payload().length, preview(r));
+                r.thread(), r.threadSeq(), r.payload().length, preview(r, hex));
     }
 
     static String recordJson(LogRecord r) {
-        return "{\"position\":" + r.position() + ",\"type\":" + Json.str(r.typeName()) + ",\"epoch\":" + r.epoch()
-                + ",\"thread\":" + r.thread() + ",\"threadSeq\":" + r.threadSeq() + ",\"length\":" + r.payload().length
-                + ",\"payload\":" + Json.str(escaped(r.payload(), 4096)) + "}";
+        return recordJson(r, false);
     }
 
-    private static String preview(LogRecord r) {
-        if (r.type() == RecordTypes.HEADER) {
-            return LogHeader.fields(r.payload()).toString();
+    /**
+     * One record as a JSON object; {@code payload} is the raw payload (escaped text, or hex), and
+     * {@code summary} the decoded line {@link #recordLine} ends with.
+     */
+    static String recordJson(LogRecord r, boolean hex) {
+        return "{\"position\":" + r.position() + ",\"type\":" + Json.str(r.typeName()) + ",\"epoch\":" + r.epoch()
+                + ",\"thread\":" + r.thread() + ",\"threadSeq\":" + r.threadSeq() + ",\"length\":" + r.payload().length
+                + ",\"payload\":" + Json.str(hex ? hex(r.payload(), 4096) : escaped(r.payload(), 4096))
+                + ",\"summary\":" + Json.str(preview(r, hex)) + "}";
+    }
+
+    private static String preview(LogRecord r, boolean hex) {
+        Decoded d = Decoded.of(r);
+        if (!hex || d.data == null || r.type() == RecordTypes.HEADER) {
+            return d.summary;
         }
-        if (r.type() == RecordTypes.CLOCK || r.type() == RecordTypes.RANDOM || r.type() == RecordTypes.TIMED_WAIT
-                || r.type() == RecordTypes.SOCKET_ACCEPT || r.type() == RecordTypes.SOCKET_READ
-                || r.type() == RecordTypes.SOCKET_WRITE || r.type() == RecordTypes.SELECT) {
-            return dev.revenant.agent.runtime.DeterminantCodec.describe(r.payload());
+        if (d.kindCode < 0) {
+            return hex(d.data, 64); // environment, notes: the whole payload
         }
-        return escaped(r.payload(), 64);
+        if (d.kindCode == NetHooks.READ && d.conn != null) {
+            return "read conn " + d.conn + ": " + d.count + " bytes " + hex(d.data, 48);
+        }
+        return d.kind + " (" + d.data.length + " bytes) " + hex(d.data, 48);
+    }
+
+    /** Lower-case hex of the first {@code max} bytes, with "..." when there were more. */
+    static String hex(byte[] b, int max) {
+        int n = Math.min(b.length, max);
+        StringBuilder sb = new StringBuilder(2 * n + 3);
+        for (int i = 0; i < n; i++) {
+            sb.append(Character.forDigit((b[i] >> 4) & 0xF, 16)).append(Character.forDigit(b[i] & 0xF, 16));
+        }
+        if (b.length > max) {
+            sb.append("...");
+        }
+        return sb.toString();
     }
 
     /** Payload as text where it is printable ASCII, with \xNN escapes elsewhere. */

@@ -17,7 +17,24 @@ final class Progress {
     Progress(PrintWriter err, String what) {
         this.err = err;
         this.what = what;
-        this.enabled = System.console() != null && System.getenv("REVENANT_NO_PROGRESS") == null;
+        this.enabled = terminal() && System.getenv("REVENANT_NO_PROGRESS") == null;
+    }
+
+    /**
+     * True when a person is at a terminal. Up to JDK 21 {@code System.console()} is null unless
+     * stdin and stdout are terminals; from JDK 22 it returns a console even when they are
+     * redirected, and {@code Console.isTerminal()} (not in 17's API, hence reflection) tells.
+     */
+    static boolean terminal() {
+        java.io.Console c = System.console();
+        if (c == null) {
+            return false;
+        }
+        try {
+            return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(c);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return true; // JDK 17-21: a console exists only on a terminal
+        }
     }
 
     void update(long done) {

@@ -81,7 +81,7 @@ public final class RecoverCommand implements Callable<Integer> {
         Thread stopChild = new Thread(p::destroy, "revenant-recover-stop");
         Runtime.getRuntime().addShutdownHook(stopChild);
         boolean live = false;
-        boolean tty = System.console() != null && System.getenv("REVENANT_NO_PROGRESS") == null;
+        boolean tty = Progress.terminal() && System.getenv("REVENANT_NO_PROGRESS") == null;
         boolean progressShown = false;
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8))) {
             String line;

@@ -33,6 +33,10 @@ import picocli.CommandLine.UnmatchedArgumentException;
         VerifyCommand.class,
         ReplayCommand.class,
         RecoverCommand.class,
+        TailCommand.class,
+        StatsCommand.class,
+        ExportCommand.class,
+        DiffCommand.class,
         SelfTestChronicleCommand.class,
         CommandLine.HelpCommand.class,
     })
