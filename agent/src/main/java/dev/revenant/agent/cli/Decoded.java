@@ -172,6 +172,24 @@ final class Decoded {
                     ready.add(new Ready(b.getLong(), b.getInt(), b.getInt()));
                 }
             }
+            case NetHooks.CONNECT -> {
+                b.get(); // 0 connect, 1 finishConnect
+                conn = b.getLong();
+                byte result = b.get();
+                count = (long) result; // 1 connected, 0 pending, 2 failed
+                if (result == 2) {
+                    error = rest(b);
+                } else if (b.hasRemaining()) {
+                    address = address(b);
+                }
+            }
+            case NetHooks.AVAILABLE -> {
+                conn = b.getLong();
+                count = (long) b.getInt();
+                if (count == FAILED) {
+                    error = rest(b);
+                }
+            }
             default -> data = Arrays.copyOfRange(b.array(), 1, b.array().length);
         }
     }

@@ -22,13 +22,14 @@ import dev.revenant.bridge.NetHooks;
  * SELECT  kind | count i32 | count x (conn i64 | fd i32 | epoll events i32)
  * CONNECT kind | op i8 (0 connect, 1 finishConnect) | conn i64 | result i8 (1 connected, 0 pending, 2 failed)
  *         | remote address | local address, or message if failed
+ *         (tools decode this layout too: agent/cli/Decoded; change both together)
  * AVAIL   kind | conn i64 | n i32 (bytes available; -2 failed) | message if failed
  * address: length i8 (0 none, 4 or 16 IP bytes) | IP bytes | port u16
  * message: UTF-8 to the end of the payload
  * </pre>
  *
- * READ and WRITE serve channels ({@code ByteBuffer}) and streams (arrays) alike. A stream write
- * that the outbox takes in several pieces is several WRITE records. BIND and ACCEPT serve
+ * READ and WRITE serve channels ({@code ByteBuffer}) and streams (arrays) alike; a stream write
+ * takes everything or fails, so only its failures are logged. BIND and ACCEPT serve
  * {@code ServerSocketChannel} and {@code ServerSocket} alike (an accepted socket is never "none").
  *
  * <p>In SELECT, {@code conn} is a connection id, {@link #WAKEUP} for the selector's own wake-up
