@@ -80,9 +80,12 @@ public final class Premain {
             }
 
             if (loader.getResource(RUNTIME_CLASS.replace('.', '/') + ".class") != null) {
-                invokeStatic(loader, RUNTIME_CLASS, "start", new Class<?>[] {String.class, Instrumentation.class},
-                    args, inst);
+                Object phases = invokeStatic(loader, RUNTIME_CLASS, "start",
+                    new Class<?>[] {String.class, Instrumentation.class}, args, inst);
                 timer.phase("AgentMain.start");
+                if (phases != null) {
+                    timer.note("runtime: " + phases);
+                }
             }
 
             if (selfTest != null) {

@@ -42,8 +42,8 @@ public final class Instrumenter {
 
     private Instrumenter() {}
 
-    public static void install(Instrumentation inst, List<String> exclude, Set<String> disabled) throws Exception {
-        long t0 = System.nanoTime();
+    public static void install(Instrumentation inst, List<String> exclude, Set<String> disabled,
+                               dev.revenant.agent.runtime.StartupPhases phases) throws Exception {
         AgentBuilder jdk = new AgentBuilder.Default()
                 .disableClassFormatChanges()
                 .with(AgentBuilder.RedefinitionStrategy.RETRANSFORMATION)
@@ -92,14 +92,14 @@ public final class Instrumenter {
         // installOn retransforms what is loaded; it then stays registered for classes loaded
         // later, on app threads: swap it for the quiet wrapper.
         ClassFileTransformer jdkTransformer = jdk.installOn(inst);
-        long t1 = System.nanoTime();
+        phases.mark("JDK advice");
         inst.removeTransformer(jdkTransformer);
         inst.addTransformer(new QuietTransformer(jdkTransformer), true);
 
         if (!disabled.contains("hashes") && IdentityHashes.enabled()) {
             installHashes(inst, exclude);
         }
-        long t2 = System.nanoTime();
+        phases.mark("identity-hash call sites");
         if (!disabled.contains("clocks")) {
             ClassFileTransformer app = new AgentBuilder.Default()
                     .disableClassFormatChanges()
@@ -110,10 +110,7 @@ public final class Instrumenter {
                     .makeRaw();
             inst.addTransformer(new QuietTransformer(app), false);
         }
-        if (System.getenv("REVENANT_DEBUG_STARTUP") != null) {
-            System.err.printf("revenant startup: JDK advice %.1f ms, identity-hash call sites %.1f ms, app transformer %.1f ms%n",
-                    (t1 - t0) / 1e6, (t2 - t1) / 1e6, (System.nanoTime() - t2) / 1e6);
-        }
+        phases.mark("app transformer");
     }
 
     /**

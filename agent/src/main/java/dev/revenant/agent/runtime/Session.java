@@ -39,7 +39,7 @@ final class Session {
         "java.time.Clock", "java.time.Instant", "java.util.Date", "java.util.UUID",
     };
 
-    static void start(AgentConfig config, Instrumentation inst) throws Exception {
+    static void start(AgentConfig config, Instrumentation inst, StartupPhases phases) throws Exception {
         for (String c : PREINITIALISED) {
             Class.forName(c, true, null);
         }
@@ -50,33 +50,39 @@ final class Session {
         java.time.ZoneId.systemDefault();
         java.util.Locale.getDefault();
         java.nio.charset.Charset.defaultCharset();
+        phases.mark("JDK pre-init");
         String command = System.getProperty("sun.java.command", "?");
         String main = command.split(" ")[0];
         String version = AgentMain.class.getPackage().getImplementationVersion();
         AppFingerprint fp = AppFingerprint.compute(main, System.getProperty("java.class.path"),
                 version == null ? "dev" : version);
+        phases.mark("fingerprint");
         Set<String> disabled = new HashSet<>(config.disable());
         if (!disabled.contains("hashes") && !IdentityHashes.install()) {
             AgentLog.warn("identity hashes cannot be made deterministic on this JVM (" + IdentityHashes.status()
                     + "): HashSet orders and identity hashes may differ in replay");
         }
+        phases.mark("identity-hash self-test");
         switch (config.role()) {
-            case "record" -> record(config, fp, inst, disabled);
-            case "replay" -> replay(config, fp, inst, disabled);
+            case "record" -> record(config, fp, inst, disabled, phases);
+            case "replay" -> replay(config, fp, inst, disabled, phases);
             default -> throw new AgentConfig.ConfigException("role=" + config.role() + " is not supported yet");
         }
         // Last thing before main: the main thread's hash sequence starts from its virtual id, the
         // same in both roles whatever the agent did on this thread before.
         IdentityHashes.setThreadKey(ThreadState.current().vid);
+        phases.mark("hooks");
     }
 
-    private static void record(AgentConfig config, AppFingerprint fp, Instrumentation inst, Set<String> disabled)
-            throws Exception {
+    private static void record(AgentConfig config, AppFingerprint fp, Instrumentation inst, Set<String> disabled,
+                               StartupPhases phases) throws Exception {
         LogWriter w = LogWriter.open(config.log(), new LogWriter.Options().fingerprint(fp));
+        phases.mark("log open");
         long p = w.append(RecordTypes.ENVIRONMENT, ThreadState.current().vid, 0, EnvironmentSnapshot.live().encode());
         w.awaitStable(p);
+        phases.mark("environment record");
         AgentMain.setWriter(w);
-        Instrumenter.install(inst, config.exclude(), disabled);
+        Instrumenter.install(inst, config.exclude(), disabled, phases);
         Hooks.install(new Recorder(w));
         Hooks.threadLocalRandomInit(); // the main thread's seed, if the JDK gave it one before us
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -88,8 +94,8 @@ final class Session {
         }, "revenant-shutdown"));
     }
 
-    private static void replay(AgentConfig config, AppFingerprint fp, Instrumentation inst, Set<String> disabled)
-            throws Exception {
+    private static void replay(AgentConfig config, AppFingerprint fp, Instrumentation inst, Set<String> disabled,
+                               StartupPhases phases) throws Exception {
         LogReader reader = LogReader.open(config.log(), LogReader.Mode.STRICT);
         LogRecord first = reader.next();
         if (first == null || first.type() != RecordTypes.HEADER) {
@@ -124,7 +130,8 @@ final class Session {
                     + "): the recorded run got this far");
             Runtime.getRuntime().halt(0);
         });
-        Instrumenter.install(inst, config.exclude(), disabled);
+        phases.mark("log read");
+        Instrumenter.install(inst, config.exclude(), disabled, phases);
         Hooks.install(replayer);
         Hooks.threadLocalRandomInit();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> AgentLog.info("replay ended with the program's own exit after "
