@@ -108,6 +108,15 @@ class AgentStartupIT {
                 assertThat(p.errLines).anyMatch(l -> l.startsWith("revenant: agent start-up failed:")
                         && l.contains("already being written by another writer (pid " + holder.process.pid() + ")"));
             }
+            // The log opens on its own thread while the instrumentation goes in: when the opening
+            // fails and strict=false lets the app run, the instrumentation is taken out again and
+            // nothing else is said.
+            try (JavaProcess p = greeter("strict=false,log=" + log)) {
+                assertThat(p.waitForExit(120)).isZero();
+                assertThat(p.lines).anyMatch(l -> l.startsWith("hello, Ada"));
+                assertThat(p.errLines).singleElement().satisfies(l -> assertThat(l)
+                        .contains("WARNING").contains("already being written").contains("running WITHOUT recording"));
+            }
         }
     }
 }

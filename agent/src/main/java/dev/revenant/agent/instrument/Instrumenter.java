@@ -1,7 +1,9 @@
 package dev.revenant.agent.instrument;
 
+import java.lang.instrument.ClassFileTransformer;
 import java.lang.instrument.Instrumentation;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -31,6 +33,9 @@ import dev.revenant.bridge.IdentityHashes;
  */
 public final class Instrumenter {
     public static final Set<String> CATEGORIES = Set.of("clocks", "random", "threads", "hashes");
+
+    /** The agent's own loader (Chronicle and the rest): never the app's, whatever the class names. */
+    private static final ClassLoader AGENT_LOADER = Instrumenter.class.getClassLoader();
 
     private Instrumenter() {}
 
@@ -69,11 +74,50 @@ public final class Instrumenter {
         return jdk;
     }
 
-    public static void install(Instrumentation inst, List<String> exclude, Set<String> disabled,
-                               StartupPhases phases) throws Exception {
+    /** What {@link #install} registered, so that it can be taken back out. */
+    public static final class Installed {
+        private final Instrumentation inst;
+        private final List<ClassFileTransformer> transformers = new ArrayList<>();
+        private final Set<String> jdkClasses = new HashSet<>();
+
+        private Installed(Instrumentation inst) {
+            this.inst = inst;
+        }
+
+        /**
+         * Removes the transformers and retransforms the JDK classes they rewrote, which restores
+         * their original code. App classes already rewritten stay so (premain runs before the
+         * app loads any). Never throws.
+         */
+        public void uninstall() {
+            try {
+                for (ClassFileTransformer t : transformers) {
+                    inst.removeTransformer(t);
+                }
+                List<Class<?>> touched = new ArrayList<>();
+                for (Class<?> c : inst.getAllLoadedClasses()) {
+                    if (jdkClasses.contains(c.getName()) && inst.isModifiableClass(c)) {
+                        touched.add(c);
+                    }
+                }
+                JdkTransforms.retransform(inst, touched);
+            } catch (Throwable t) {
+                JdkTransforms.reportError("(all)", "removing the instrumentation failed", t);
+            }
+        }
+    }
+
+    public static Installed install(Instrumentation inst, List<String> exclude, Set<String> disabled,
+                                    StartupPhases phases) throws Exception {
+        Installed installed = new Installed(inst);
         // What the rewritten JDK methods call: linked now, not inside the first Clock.instant().
         Class.forName("dev.revenant.bridge.JdkHooks", true, null);
-        jdkTransforms(disabled).installOn(inst);
+        JdkTransforms jdk = jdkTransforms(disabled);
+        installed.jdkClasses.addAll(jdk.classNames());
+        ClassFileTransformer entries = jdk.installOn(inst);
+        if (entries != null) {
+            installed.transformers.add(entries);
+        }
         phases.mark("JDK entry points");
 
         boolean hashes = !disabled.contains("hashes") && IdentityHashes.enabled();
@@ -81,12 +125,17 @@ public final class Instrumenter {
         if (hashes || clocks) {
             CallSiteTransformer sites = new CallSiteTransformer(clocks, hashes,
                     (loader, internalName) -> loader != null && loader != ClassLoader.getPlatformClassLoader()
-                            && !isIgnoredName(internalName.replace('/', '.'), exclude));
+                            && loader != AGENT_LOADER && !isIgnoredName(internalName.replace('/', '.'), exclude));
             // Run the rewriting code once (and load ASM) before the transformer can be asked to
             // rewrite a class that this code itself needs.
             CallSiteTransformer.rewrite(Instrumenter.class.getClassLoader(), classBytes(Instrumenter.class), true, true);
-            inst.addTransformer(new QuietTransformer(sites), true);
+            ClassFileTransformer registered = new QuietTransformer(sites);
+            inst.addTransformer(registered, true);
+            installed.transformers.add(registered);
             if (hashes) {
+                for (String n : HashCallSites.JDK_CLASSES) {
+                    installed.jdkClasses.add(n.replace('/', '.'));
+                }
                 List<Class<?>> loaded = new ArrayList<>();
                 for (Class<?> c : inst.getAllLoadedClasses()) {
                     if (HashCallSites.isJdkTarget(c.getName().replace('.', '/')) && inst.isModifiableClass(c)) {
@@ -97,6 +146,7 @@ public final class Instrumenter {
             }
         }
         phases.mark("call sites");
+        return installed;
     }
 
     private static byte[] classBytes(Class<?> c) throws java.io.IOException {

@@ -40,23 +40,33 @@ final class Session {
     };
 
     static void start(AgentConfig config, Instrumentation inst, StartupPhases phases) throws Exception {
+        // Record: the log opens on its own thread while this one instruments (see LogOpening;
+        // started before Thread.start is instrumented).
+        LogOpening opening = "record".equals(config.role())
+                ? LogOpening.start(config.log(), ThreadState.current().vid) : null;
+        try {
+            start(config, inst, phases, opening);
+        } catch (Throwable t) {
+            if (opening != null) {
+                opening.abandon();
+            }
+            throw t;
+        }
+    }
+
+    private static void start(AgentConfig config, Instrumentation inst, StartupPhases phases, LogOpening opening)
+            throws Exception {
         for (String c : PREINITIALISED) {
             Class.forName(c, true, null);
         }
         // Lazily built JDK singletons the agent's libraries touch when recording (the default time
-        // zone above all): built in both roles here, they never build on an app thread in one role
-        // only, taking from its identity-hash sequence.
+        // zone above all): built in both roles before the hooks are live, they never build on an
+        // app thread in one role only, taking from its identity-hash sequence.
         java.util.TimeZone.getDefault();
         java.time.ZoneId.systemDefault();
         java.util.Locale.getDefault();
         java.nio.charset.Charset.defaultCharset();
         phases.mark("JDK pre-init");
-        String command = System.getProperty("sun.java.command", "?");
-        String main = command.split(" ")[0];
-        String version = AgentMain.class.getPackage().getImplementationVersion();
-        AppFingerprint fp = AppFingerprint.compute(main, System.getProperty("java.class.path"),
-                version == null ? "dev" : version);
-        phases.mark("fingerprint");
         Set<String> disabled = new HashSet<>(config.disable());
         if (!disabled.contains("hashes") && !IdentityHashes.install()) {
             AgentLog.warn("identity hashes cannot be made deterministic on this JVM (" + IdentityHashes.status()
@@ -64,8 +74,8 @@ final class Session {
         }
         phases.mark("identity-hash self-test");
         switch (config.role()) {
-            case "record" -> record(config, fp, inst, disabled, phases);
-            case "replay" -> replay(config, fp, inst, disabled, phases);
+            case "record" -> record(config, opening, inst, disabled, phases);
+            case "replay" -> replay(config, LogOpening.fingerprint(), inst, disabled, phases);
             default -> throw new AgentConfig.ConfigException("role=" + config.role() + " is not supported yet");
         }
         // Last thing before main: the main thread's hash sequence starts from its virtual id, the
@@ -74,15 +84,22 @@ final class Session {
         phases.mark("hooks");
     }
 
-    private static void record(AgentConfig config, AppFingerprint fp, Instrumentation inst, Set<String> disabled,
+    private static void record(AgentConfig config, LogOpening opening, Instrumentation inst, Set<String> disabled,
                                StartupPhases phases) throws Exception {
-        LogWriter w = LogWriter.open(config.log(), new LogWriter.Options().fingerprint(fp));
-        phases.mark("log open");
-        long p = w.append(RecordTypes.ENVIRONMENT, ThreadState.current().vid, 0, EnvironmentSnapshot.live().encode());
-        w.awaitStable(p);
-        phases.mark("environment record");
+        Instrumenter.Installed installed = Instrumenter.install(inst, config.exclude(), disabled, phases);
+        LogWriter w;
+        try {
+            w = opening.join();
+        } catch (Throwable t) {
+            // Not recording after all: take the instrumentation back out (strict=false runs the
+            // app as if the agent were not there).
+            installed.uninstall();
+            throw t;
+        }
+        phases.mark("waiting for the log");
+        phases.add("(in parallel: log open + environment record", opening.nanos());
+        phases.note(")");
         AgentMain.setWriter(w);
-        Instrumenter.install(inst, config.exclude(), disabled, phases);
         Hooks.install(new Recorder(w));
         Hooks.threadLocalRandomInit(); // the main thread's seed, if the JDK gave it one before us
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -28,7 +28,7 @@ public final class StartupPhases {
 
     /** Adds free text (a count, a choice made). */
     public void note(String s) {
-        if (text.length() > 0) {
+        if (text.length() > 0 && !s.startsWith(")")) {
             text.append(", ");
         }
         text.append(s);
