@@ -10,8 +10,8 @@ import dev.revenant.log.RecordTypes;
 
 /**
  * Record mode's log work before {@code main}, on its own thread ({@code revenant-log-open}) while
- * premain's thread installs the instrumentation: the app fingerprint, {@link LogWriter#open}
- * (header durable) and the start-up environment record, durable too. Almost all of it is the
+ * premain's thread installs the instrumentation: {@link LogWriter#open} (header with the app
+ * fingerprint, durable) and the start-up environment record, durable too. Almost all of it is the
  * first use of Chronicle (class loading and initialisation, ~170 ms on two cores; a second open
  * in the same JVM takes ~15 ms), which needs nothing the instrumentation does, and vice versa.
  * Premain {@link #join}s it before the recorder is installed, so {@code main} still starts with
@@ -47,7 +47,8 @@ final class LogOpening {
     }
 
     private static LogWriter open(Path log, long mainVid) throws Exception {
-        LogWriter w = LogWriter.open(log, new LogWriter.Options().fingerprint(fingerprint()));
+        // The fingerprint is hashed while the writer thread opens the queue.
+        LogWriter w = LogWriter.open(log, new LogWriter.Options().fingerprintFrom(LogOpening::fingerprint));
         try {
             long p = w.append(RecordTypes.ENVIRONMENT, mainVid, 0, EnvironmentSnapshot.live().encode());
             w.awaitStable(p);
