@@ -87,6 +87,13 @@ final class Session {
     private static void record(AgentConfig config, LogOpening opening, Instrumentation inst, Set<String> disabled,
                                StartupPhases phases) throws Exception {
         Instrumenter.Installed installed = Instrumenter.install(inst, config.exclude(), disabled, phases);
+        // While the log is still opening: initialise what installing the recorder runs for the
+        // first time (JdkAccess builds method handles for the ThreadLocalRandom fields), so that
+        // less of it is left for after the wait.
+        Class.forName("dev.revenant.bridge.JdkAccess", true, null);
+        Class.forName(Recorder.class.getName(), true, Recorder.class.getClassLoader());
+        Class.forName(DeterminantCodec.class.getName(), true, DeterminantCodec.class.getClassLoader());
+        phases.mark("recorder classes");
         LogWriter w;
         try {
             w = opening.join();
