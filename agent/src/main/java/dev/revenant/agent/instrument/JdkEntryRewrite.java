@@ -34,6 +34,7 @@ final class JdkEntryRewrite implements ClassRewrite {
     private enum Kind { RETURN_VALUE, BEFORE_RETURN, AT_ENTRY, BRACKET }
 
     private final Kind kind;
+    private final String owner;
     private final String name;
     private final boolean namePrefix;
     private final String descPrefix;
@@ -42,9 +43,10 @@ final class JdkEntryRewrite implements ClassRewrite {
     private final String exitHook;
     private final int[] loads;
 
-    private JdkEntryRewrite(Kind kind, String name, boolean namePrefix, String descPrefix, String hook,
+    private JdkEntryRewrite(Kind kind, String owner, String name, boolean namePrefix, String descPrefix, String hook,
                             String hookDesc, String exitHook, int[] loads) {
         this.kind = kind;
+        this.owner = owner;
         this.name = name;
         this.namePrefix = namePrefix;
         this.descPrefix = descPrefix;
@@ -63,7 +65,7 @@ final class JdkEntryRewrite implements ClassRewrite {
         if (r.equals("V")) {
             throw new IllegalArgumentException(name + desc + " returns nothing");
         }
-        return new JdkEntryRewrite(Kind.RETURN_VALUE, name, false, desc, hook, "(" + r + ")" + r, null, new int[0]);
+        return new JdkEntryRewrite(Kind.RETURN_VALUE, HOOKS, name, false, desc, hook, "(" + r + ")" + r, null, new int[0]);
     }
 
     /**
@@ -72,12 +74,12 @@ final class JdkEntryRewrite implements ClassRewrite {
      * variable slots of reference arguments ({@code 0} is {@code this} in an instance method).
      */
     static JdkEntryRewrite beforeReturn(String name, String descPrefix, String hook, String hookDesc, int... slots) {
-        return new JdkEntryRewrite(Kind.BEFORE_RETURN, name, false, descPrefix, hook, hookDesc, null, slots);
+        return new JdkEntryRewrite(Kind.BEFORE_RETURN, HOOKS, name, false, descPrefix, hook, hookDesc, null, slots);
     }
 
     /** {@code JdkHooks.hook(args at slots)} first thing in method {@code name} with descriptor {@code desc}. */
     static JdkEntryRewrite atEntry(String name, String desc, String hook, String hookDesc, int... slots) {
-        return new JdkEntryRewrite(Kind.AT_ENTRY, name, false, desc, hook, hookDesc, null, slots);
+        return new JdkEntryRewrite(Kind.AT_ENTRY, HOOKS, name, false, desc, hook, hookDesc, null, slots);
     }
 
     /**
@@ -85,7 +87,16 @@ final class JdkEntryRewrite implements ClassRewrite {
      * each method whose name starts with {@code namePrefix}.
      */
     static JdkEntryRewrite bracket(String namePrefix, String enterHook, String exitHook) {
-        return new JdkEntryRewrite(Kind.BRACKET, namePrefix, true, "", enterHook, "()V", exitHook, new int[0]);
+        return new JdkEntryRewrite(Kind.BRACKET, HOOKS, namePrefix, true, "", enterHook, "()V", exitHook, new int[0]);
+    }
+
+    /**
+     * The same rewrite calling the hooks in another class on the boot class path (internal name,
+     * e.g. {@code dev/revenant/bridge/NetHooks}) instead of {@code JdkHooks}. Its hooks must not
+     * throw either: nothing around the inserted call catches.
+     */
+    JdkEntryRewrite callingInto(String hookOwner) {
+        return new JdkEntryRewrite(kind, hookOwner, name, namePrefix, descPrefix, hook, hookDesc, exitHook, loads);
     }
 
     @Override
@@ -96,7 +107,8 @@ final class JdkEntryRewrite implements ClassRewrite {
     @Override
     public String toString() {
         return kind.name().toLowerCase(java.util.Locale.ROOT) + " " + name + (namePrefix ? "*" : "") + descPrefix
-                + " -> " + hook + (exitHook == null ? "" : "/" + exitHook);
+                + " -> " + owner.substring(owner.lastIndexOf('/') + 1) + "." + hook
+                + (exitHook == null ? "" : "/" + exitHook);
     }
 
     private boolean matches(int access, String methodName, String desc) {
@@ -150,7 +162,7 @@ final class JdkEntryRewrite implements ClassRewrite {
             for (int slot : loads) {
                 super.visitVarInsn(Opcodes.ALOAD, slot);
             }
-            super.visitMethodInsn(Opcodes.INVOKESTATIC, HOOKS, method, desc, false);
+            super.visitMethodInsn(Opcodes.INVOKESTATIC, owner, method, desc, false);
         }
 
         @Override
@@ -170,11 +182,11 @@ final class JdkEntryRewrite implements ClassRewrite {
                 switch (kind) {
                     case RETURN_VALUE -> {
                         if (opcode != Opcodes.RETURN) {
-                            super.visitMethodInsn(Opcodes.INVOKESTATIC, HOOKS, hook, hookDesc, false);
+                            super.visitMethodInsn(Opcodes.INVOKESTATIC, owner, hook, hookDesc, false);
                         }
                     }
                     case BEFORE_RETURN -> call(hook, hookDesc);
-                    case BRACKET -> super.visitMethodInsn(Opcodes.INVOKESTATIC, HOOKS, exitHook, "()V", false);
+                    case BRACKET -> super.visitMethodInsn(Opcodes.INVOKESTATIC, owner, exitHook, "()V", false);
                     default -> {
                         // AT_ENTRY: nothing at the exits
                     }
@@ -193,7 +205,7 @@ final class JdkEntryRewrite implements ClassRewrite {
                 super.visitTryCatchBlock(start, end, handler, "java/lang/Throwable");
                 super.visitLabel(handler);
                 super.visitFrame(Opcodes.F_FULL, 0, null, 1, new Object[] {"java/lang/Throwable"});
-                super.visitMethodInsn(Opcodes.INVOKESTATIC, HOOKS, exitHook, "()V", false);
+                super.visitMethodInsn(Opcodes.INVOKESTATIC, owner, exitHook, "()V", false);
                 super.visitInsn(Opcodes.ATHROW);
                 maxStack = Math.max(maxStack, 1);
             }

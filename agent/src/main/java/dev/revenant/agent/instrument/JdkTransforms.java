@@ -24,11 +24,11 @@ import org.objectweb.asm.ClassWriter;
  *
  * <pre>
  * JdkTransforms jdk = new JdkTransforms();
- * // ByteBuddy Advice / MemberSubstitution, one line per class (lazily: ByteBuddy loads only if the class does)
- * jdk.add("sun.nio.ch.SocketChannelImpl", () -&gt; Advice.to(SocketAdvice.Read.class).on(named("read")));
- * // or eagerly, exactly as an AgentBuilder transform would have visited it
- * jdk.add("sun.nio.ch.SocketChannelImpl", Advice.to(SocketAdvice.Read.class).on(named("read")));
- * // plain ASM (what the agent's own entry points use: no ByteBuddy at start-up)
+ * // ByteBuddy, what an AgentBuilder .type(named(X)).transform((b, ..) -&gt; b.visit(A).visit(B)) was:
+ * jdk.add("sun.nio.ch.SocketChannelImpl", Advice.to(Read.class).on(named("read")), Advice.to(Write.class).on(named("write")));
+ * // the same, built only when the class is first rewritten (nothing of ByteBuddy loads before):
+ * jdk.add("sun.nio.ch.SocketChannelImpl", () -&gt; new AsmVisitorWrapper.Compound(Advice.to(Read.class).on(named("read")), ...));
+ * // plain ASM (the agent's own entry points):
  * jdk.addAsm("java.lang.Thread", JdkEntryRewrite.atEntry("start", "()V", "threadStarting", "(Ljava/lang/Thread;)V", 0));
  * jdk.installOn(inst);
  * </pre>
@@ -45,8 +45,17 @@ import org.objectweb.asm.ClassWriter;
  * read-write pass; then the ByteBuddy wrappers, in the order added, through
  * {@code new ByteBuddy().redefine(type, ClassFileLocator.Simple.of(name, bytes)).visit(...)} with no
  * change of the class format and a lazily resolving type pool over the JDK's class files
- * ({@link ByteBuddyRewriter}). ByteBuddy is not loaded until a class with such a wrapper is
- * rewritten.
+ * ({@link ByteBuddyRewriter}).
+ *
+ * <p><b>Start-up cost.</b> ByteBuddy is not loaded until it is needed: building an eager
+ * {@code Advice} needs it (~50 ms of premain for ten of them), and so does rewriting a class with
+ * a ByteBuddy wrapper. A wrapper on a class that is already loaded when premain runs (for example
+ * {@code java.nio.channels.spi.AbstractInterruptibleChannel}: every {@code FileChannel}) is applied
+ * during premain and loads some 700 ByteBuddy classes there: measured +250 to +500 ms before
+ * {@code main} on two cores, which alone breaks the 300 ms budget. Such entry points should be
+ * {@link JdkEntryRewrite}s ({@code atEntry}, {@code returnValue}, {@code beforeReturn},
+ * {@code bracket}; {@link JdkEntryRewrite#callingInto} for hooks outside {@code JdkHooks}); for
+ * classes an app loads later (sockets, selectors) the lazy form defers the cost to their first use.
  *
  * <p>Only classes of the boot and platform loaders are touched: a class of the same name in
  * another loader is not the JDK's. A rewrite that throws is reported on stderr (one line and the
@@ -68,9 +77,8 @@ public final class JdkTransforms {
     /**
      * Adds ByteBuddy rewrites ({@code Advice.to(..).on(..)}, {@code MemberSubstitution..on(..)}) of
      * the JDK class {@code className} (binary name: {@code java.time.Clock$SystemClock}). Several
-     * calls for one class add up; wrappers run in the order added. Note that building an
-     * {@code Advice} loads a good part of ByteBuddy at once; prefer {@link #add(String, Supplier)}
-     * for classes that are not loaded before the app's {@code main}.
+     * calls for one class add up; wrappers run in the order added. Building an {@code Advice}
+     * loads a good part of ByteBuddy at once: see the class comment on start-up cost.
      */
     public JdkTransforms add(String className, AsmVisitorWrapper... wrappers) {
         Entry e = entry(className);
@@ -80,8 +88,9 @@ public final class JdkTransforms {
 
     /**
      * Like {@link #add(String, AsmVisitorWrapper...)}, but the wrapper is built the first time
-     * {@code className} is rewritten: {@code add("sun.nio.ch.X", () -> Advice.to(A.class).on(named("m")))}.
-     * Nothing of ByteBuddy is loaded before then.
+     * {@code className} is rewritten: {@code add("sun.nio.ch.X", () -> Advice.to(A.class).on(named("m")))};
+     * several at once with {@code new AsmVisitorWrapper.Compound(...)}. Nothing of ByteBuddy is
+     * loaded before then.
      */
     public JdkTransforms add(String className, Supplier<? extends AsmVisitorWrapper> wrapper) {
         entry(className).byteBuddy.add(wrapper);

@@ -21,6 +21,7 @@ import dev.revenant.bridge.Hooks;
 import dev.revenant.bridge.IdentityHashes;
 import dev.revenant.bridge.ThreadState;
 import net.bytebuddy.asm.Advice;
+import net.bytebuddy.asm.AsmVisitorWrapper;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.objectweb.asm.ClassReader;
@@ -74,6 +75,10 @@ class JdkTransformsTest {
             return x;
         }
 
+        public void close() {
+            // a channel's close, say
+        }
+
         public static long clocks() throws InterruptedException {
             Object lock = new Object();
             synchronized (lock) {
@@ -107,6 +112,15 @@ class JdkTransformsTest {
 
         public static void nap() {
             sleep(1);
+        }
+    }
+
+    /** Hooks in another class than JdkHooks. */
+    public static final class Seen {
+        static final List<Object> CLOSED = new ArrayList<>();
+
+        public static void closing(Object o) {
+            CLOSED.add(o);
         }
     }
 
@@ -156,6 +170,18 @@ class JdkTransformsTest {
         assertThat(c.getMethod("seed", boolean.class).invoke(null, true)).isEqualTo(1000L + Hooks.RANDOM_SEED_UNIQUIFIER);
         assertThat(c.getMethod("seed", boolean.class).invoke(null, false)).isEqualTo(1000L + Hooks.RANDOM_SEED_UNIQUIFIER);
         assertThat(fake.kinds).containsExactly(Hooks.CLOCK_MILLIS, Hooks.RANDOM_SEED_UNIQUIFIER, Hooks.RANDOM_SEED_UNIQUIFIER);
+    }
+
+    @Test
+    void entryHookMayLiveInAnotherBridgeClass() throws Exception {
+        JdkTransforms jdk = new JdkTransforms().addAsm(Target.class.getName(),
+                JdkEntryRewrite.atEntry("close", "()V", "closing", "(Ljava/lang/Object;)V", 0)
+                        .callingInto(Seen.class.getName().replace('.', '/')));
+        Class<?> c = define(Target.class, jdk.rewrite(Target.class.getName(), bytes(Target.class)));
+        Object t = c.getConstructor().newInstance();
+        Seen.CLOSED.clear();
+        c.getMethod("close").invoke(t);
+        assertThat(Seen.CLOSED).containsExactly(t);
     }
 
     @Test
@@ -218,13 +244,14 @@ class JdkTransformsTest {
                 .add(Target.class.getName(), Advice.to(AddOne.class).on(named("answer")))
                 .add(Target.class.getName(), () -> {
                     built.incrementAndGet();
-                    return Advice.to(AddOne.class).on(named("answer"));
+                    return new AsmVisitorWrapper.Compound(Advice.to(AddOne.class).on(named("answer")),
+                            Advice.to(AddOne.class).on(named("answer")));
                 })
                 .addAsm(Target.class.getName(), JdkEntryRewrite.returnValue("millis", "()J", "clockMillis"));
         assertThat(built).hasValue(0);
         Class<?> c = define(Target.class, jdk.rewrite(Target.class.getName(), bytes(Target.class)));
         assertThat(built).hasValue(1);
-        assertThat(call(c, "answer")).isEqualTo(43);
+        assertThat(call(c, "answer")).isEqualTo(44);
         Hooks.install(new Fake());
         assertThat(call(c, "millis")).isEqualTo(1000L + Hooks.CLOCK_MILLIS);
     }
