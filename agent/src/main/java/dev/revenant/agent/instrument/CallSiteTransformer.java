@@ -3,9 +3,13 @@ package dev.revenant.agent.instrument;
 import java.lang.instrument.ClassFileTransformer;
 import java.security.ProtectionDomain;
 
+import java.util.Set;
+
 import org.objectweb.asm.ClassReader;
 import org.objectweb.asm.ClassVisitor;
 import org.objectweb.asm.ClassWriter;
+import org.objectweb.asm.MethodVisitor;
+import org.objectweb.asm.Opcodes;
 
 /**
  * Call-site rewriting of app classes as they load, in one ASM pass per class: clock reads and
@@ -54,7 +58,19 @@ final class CallSiteTransformer implements ClassFileTransformer {
 
     /** Null when the class has no such call site. */
     static byte[] rewrite(ClassLoader loader, byte[] bytes, boolean clockSites, boolean hashSites) {
+        return rewrite(loader, bytes, clockSites, hashSites, true);
+    }
+
+    /** {@code scan == false}: every method through the visitors (to check the scan against). */
+    static byte[] rewrite(ClassLoader loader, byte[] bytes, boolean clockSites, boolean hashSites, boolean scan) {
         ClassReader reader = new ClassReader(bytes);
+        Set<String> methods = !scan ? CallSiteScan.ALL : CallSiteScan.methodsToVisit(reader,
+                (owner, name, desc) -> hashSites && HashCallSites.isRelevant(owner, name, desc)
+                        || clockSites && ClockCallSites.isRelevant(owner, name, desc),
+                hashSites);
+        if (methods.isEmpty()) {
+            return null;
+        }
         // No new branches, so no frames to compute; the reader lets unchanged methods be copied.
         ClassWriter writer = new ClassWriter(reader, 0);
         ClassVisitor v = writer;
@@ -66,8 +82,34 @@ final class CallSiteTransformer implements ClassFileTransformer {
         if (clockSites) {
             v = clock = new ClockCallSites.Visitor(v, loader, bytes);
         }
-        reader.accept(v, 0);
+        reader.accept(methods == CallSiteScan.ALL ? v
+                : new OnlyMethods(v, writer, (name, desc) -> methods.contains(name + desc)), 0);
         boolean changed = hash != null && hash.changed || clock != null && clock.changed;
         return changed ? writer.toByteArray() : null;
+    }
+
+    /**
+     * Sends the methods that may change (picked by {@link CallSiteScan} or named by the rewrites)
+     * through the rewriting visitors and hands every other method straight to the writer, which
+     * then copies it without decoding it.
+     */
+    static final class OnlyMethods extends ClassVisitor {
+        private final ClassWriter writer;
+        private final java.util.function.BiPredicate<String, String> methods;
+
+        OnlyMethods(ClassVisitor next, ClassWriter writer, java.util.function.BiPredicate<String, String> methods) {
+            super(Opcodes.ASM9, next);
+            this.writer = writer;
+            this.methods = methods;
+        }
+
+        @Override
+        public MethodVisitor visitMethod(int access, String name, String descriptor, String signature,
+                                         String[] exceptions) {
+            if (methods.test(name, descriptor)) {
+                return super.visitMethod(access, name, descriptor, signature, exceptions);
+            }
+            return writer.visitMethod(access, name, descriptor, signature, exceptions);
+        }
     }
 }

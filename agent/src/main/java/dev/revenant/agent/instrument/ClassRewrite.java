@@ -18,6 +18,15 @@ public interface ClassRewrite {
 
     ClassVisitor wrap(ClassVisitor next);
 
+    /**
+     * The methods this rewrite may change in the class {@code reader} holds, as a test of name and
+     * descriptor; null (the default) if it must see every method. When every rewrite of a class
+     * names its methods, the others are copied without being decoded.
+     */
+    default java.util.function.BiPredicate<String, String> methods(org.objectweb.asm.ClassReader reader) {
+        return null;
+    }
+
     /** A visitor that can tell, after {@code visitEnd}, whether it changed the class. */
     interface Tracking {
         boolean changed();

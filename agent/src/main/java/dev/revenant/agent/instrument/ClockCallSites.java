@@ -32,13 +32,37 @@ final class ClockCallSites {
 
     private ClockCallSites() {}
 
+    /**
+     * Whether an invocation of {@code owner.name desc} may be a site this rewrite changes (for
+     * {@link CallSiteScan}: a superset is fine, the visitor decides).
+     */
+    static boolean isRelevant(String owner, String name, String desc) {
+        return switch (name) {
+            case "nanoTime", "currentTimeMillis" -> "java/lang/System".equals(owner);
+            case "sleep", "wait" -> "(J)V".equals(desc);
+            case "parkNanos" -> "java/util/concurrent/locks/LockSupport".equals(owner);
+            default -> false;
+        };
+    }
+
     /** The rewrite for a class of {@code loader} (null: the boot loader) whose bytes are {@code classFile}. */
     static ClassRewrite rewrite(ClassLoader loader, byte[] classFile) {
         return next -> new Visitor(next, loader, classFile);
     }
 
     /** For JDK classes (boot loader); their own bytes are looked up if ever needed. */
-    static final ClassRewrite JDK = next -> new Visitor(next, null, null);
+    static final ClassRewrite JDK = new ClassRewrite() {
+        @Override
+        public ClassVisitor wrap(ClassVisitor next) {
+            return new Visitor(next, null, null);
+        }
+
+        @Override
+        public java.util.function.BiPredicate<String, String> methods(ClassReader reader) {
+            java.util.Set<String> m = CallSiteScan.methodsToVisit(reader, ClockCallSites::isRelevant, false);
+            return m == CallSiteScan.ALL ? null : (name, desc) -> m.contains(name + desc);
+        }
+    };
 
     static final class Visitor extends ClassVisitor implements ClassRewrite.Tracking {
         private final ClassLoader loader;

@@ -120,6 +120,16 @@ public final class HashCallSites {
         return internalName != null && JDK_CLASS_SET.contains(internalName);
     }
 
+    /**
+     * Whether an invocation of {@code owner.name desc} may be a site this rewrite changes (for
+     * {@link CallSiteScan}: a superset is fine, the visitor decides).
+     */
+    static boolean isRelevant(String owner, String name, String desc) {
+        return "hashCode".equals(name) && "()I".equals(desc)
+                || "identityHashCode".equals(name) && "java/lang/System".equals(owner)
+                || DEFINE_CLASS_NATIVES.contains(name) && "java/lang/ClassLoader".equals(owner);
+    }
+
     /** Whether classes with this internal name must never be rewritten (the agent itself). */
     public static boolean isExcluded(String internalName) {
         return internalName == null

@@ -105,6 +105,11 @@ final class JdkEntryRewrite implements ClassRewrite {
     }
 
     @Override
+    public java.util.function.BiPredicate<String, String> methods(org.objectweb.asm.ClassReader reader) {
+        return (methodName, desc) -> matches(0, methodName, desc);
+    }
+
+    @Override
     public String toString() {
         return kind.name().toLowerCase(java.util.Locale.ROOT) + " " + name + (namePrefix ? "*" : "") + descPrefix
                 + " -> " + owner.substring(owner.lastIndexOf('/') + 1) + "." + hook

@@ -232,13 +232,18 @@ public final class JdkTransforms {
                     ClassWriter writer = new ClassWriter(reader, 0);
                     ClassVisitor v = writer;
                     List<ClassRewrite.Tracking> tracking = new ArrayList<>();
+                    java.util.function.BiPredicate<String, String> methods = (n, d) -> false;
                     for (int i = e.asm.size() - 1; i >= 0; i--) {
-                        v = e.asm.get(i).wrap(v);
+                        ClassRewrite r = e.asm.get(i);
+                        v = r.wrap(v);
                         if (v instanceof ClassRewrite.Tracking t) {
                             tracking.add(t);
                         }
+                        java.util.function.BiPredicate<String, String> m = methods == null ? null : r.methods(reader);
+                        methods = m == null ? null : methods.or(m);
                     }
-                    reader.accept(v, 0);
+                    // methods no rewrite claims are copied as they are, without being decoded
+                    reader.accept(methods == null ? v : new CallSiteTransformer.OnlyMethods(v, writer, methods), 0);
                     for (ClassRewrite.Tracking t : tracking) {
                         if (!t.changed()) {
                             reportNothingFound(name, t.target());
