@@ -57,7 +57,12 @@ public final class Premain {
         Preloader preloader = null;
         try {
             ClassLoader loader = agentLoader();
-            preloader = Preloader.start(loader);
+            // Only when the jar's Boot-Class-Path worked (this class came from the boot loader). In
+            // a renamed jar the bridge reaches the boot class path only in BootBridge.install, and
+            // linking a preloaded class that names a bridge type (Recorder implements
+            // Determinants) before that would make the agent loader define its own copy of it:
+            // a LinkageError at Hooks.install, depending on which thread gets there first.
+            preloader = Premain.class.getClassLoader() == null ? Preloader.start(loader) : null;
             timer.phase("agent loader");
             Module target = loader instanceof AgentClassLoader ? loader.getUnnamedModule() : Premain.class.getModule();
             ModuleOpener.open(inst, target);
