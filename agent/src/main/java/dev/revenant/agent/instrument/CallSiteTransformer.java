@@ -1,6 +1,5 @@
 package dev.revenant.agent.instrument;
 
-import java.lang.instrument.ClassFileTransformer;
 import java.security.ProtectionDomain;
 
 import java.util.Set;
@@ -20,7 +19,7 @@ import org.objectweb.asm.Opcodes;
  * <p>A class that cannot be rewritten keeps its code and is reported on stderr (once, when it
  * loads): its clock reads and hashes are then not deterministic in replay, and the user must know.
  */
-final class CallSiteTransformer implements ClassFileTransformer {
+final class CallSiteTransformer implements QuietTransformer.Selective {
     private final boolean clocks;
     private final boolean hashes;
     private final AppClasses app;
@@ -34,6 +33,14 @@ final class CallSiteTransformer implements ClassFileTransformer {
     /** Which classes count as the app's. */
     interface AppClasses {
         boolean isApp(ClassLoader loader, String internalName);
+    }
+
+    @Override
+    public boolean wants(ClassLoader loader, String name) {
+        if (name == null || HashCallSites.isExcluded(name)) {
+            return false;
+        }
+        return clocks && app.isApp(loader, name) || hashes && (HashCallSites.isJdkTarget(name) || app.isApp(loader, name));
     }
 
     @Override

@@ -194,7 +194,7 @@ public final class JdkTransforms {
     }
 
     /** The transformer proper: a map look-up for every class, the rewrites for the listed ones. */
-    static final class Rewriter implements ClassFileTransformer {
+    static final class Rewriter implements QuietTransformer.Selective {
         final Map<String, Entry> entries;
         private volatile ByteBuddyRewriter byteBuddy;
 
@@ -210,16 +210,18 @@ public final class JdkTransforms {
         }
 
         @Override
+        public boolean wants(ClassLoader loader, String internalName) {
+            return internalName != null && (loader == null || loader == ClassLoader.getPlatformClassLoader())
+                    && entries.containsKey(internalName);
+        }
+
+        @Override
         public byte[] transform(Module module, ClassLoader loader, String internalName, Class<?> redefined,
                                 ProtectionDomain pd, byte[] bytes) {
-            if (internalName == null) {
+            if (!wants(loader, internalName)) {
                 return null;
             }
-            Entry e = entries.get(internalName);
-            if (e == null || loader != null && loader != ClassLoader.getPlatformClassLoader()) {
-                return null;
-            }
-            return rewrite(internalName.replace('/', '.'), bytes, e);
+            return rewrite(internalName.replace('/', '.'), bytes, entries.get(internalName));
         }
 
         /** The rewritten class file, or null if nothing changed (failures reported). */
