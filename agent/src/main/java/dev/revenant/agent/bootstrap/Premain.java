@@ -72,6 +72,12 @@ public final class Premain {
             if (System.getProperty("chronicle.announcer.disable") == null) {
                 System.setProperty("chronicle.announcer.disable", "true");
             }
+            // Chronicle's disk-space monitor starts a thread that polls the file store every 10 s
+            // and warns through its logging, which the agent routes to slf4j's no-op provider:
+            // nobody would see the warning, and it costs start-up (a service look-up, an executor).
+            if (System.getProperty("chronicle.disk.monitor.disable") == null) {
+                System.setProperty("chronicle.disk.monitor.disable", "true");
+            }
             me.setContextClassLoader(loader);
             String prepared = prepare(loader);
             timer.phase("prepared");
