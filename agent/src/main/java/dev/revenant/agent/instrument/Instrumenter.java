@@ -94,13 +94,7 @@ public final class Instrumenter {
                 for (ClassFileTransformer t : transformers) {
                     inst.removeTransformer(t);
                 }
-                List<Class<?>> touched = new ArrayList<>();
-                for (Class<?> c : inst.getAllLoadedClasses()) {
-                    if (jdkClasses.contains(c.getName()) && inst.isModifiableClass(c)) {
-                        touched.add(c);
-                    }
-                }
-                JdkTransforms.retransform(inst, touched);
+                JdkTransforms.retransform(inst, JdkTransforms.loadedTargets(inst, jdkClasses));
             } catch (Throwable t) {
                 JdkTransforms.reportError("(all)", "removing the instrumentation failed", t);
             }
@@ -114,11 +108,10 @@ public final class Instrumenter {
         Class.forName("dev.revenant.bridge.JdkHooks", true, null);
         JdkTransforms jdk = jdkTransforms(disabled);
         installed.jdkClasses.addAll(jdk.classNames());
-        ClassFileTransformer entries = jdk.installOn(inst);
+        ClassFileTransformer entries = jdk.register(inst);
         if (entries != null) {
             installed.transformers.add(entries);
         }
-        phases.mark("JDK entry points");
 
         boolean hashes = !disabled.contains("hashes") && IdentityHashes.enabled();
         boolean clocks = !disabled.contains("clocks");
@@ -136,16 +129,13 @@ public final class Instrumenter {
                 for (String n : HashCallSites.JDK_CLASSES) {
                     installed.jdkClasses.add(n.replace('/', '.'));
                 }
-                List<Class<?>> loaded = new ArrayList<>();
-                for (Class<?> c : inst.getAllLoadedClasses()) {
-                    if (HashCallSites.isJdkTarget(c.getName().replace('.', '/')) && inst.isModifiableClass(c)) {
-                        loaded.add(c);
-                    }
-                }
-                JdkTransforms.retransform(inst, loaded);
             }
         }
-        phases.mark("call sites");
+        phases.mark("transformers");
+        // The JDK classes already loaded, entry points and hash call sites together: one
+        // retransformation, one stop-the-world pause (it walks every loaded class).
+        JdkTransforms.retransform(inst, JdkTransforms.loadedTargets(inst, installed.jdkClasses));
+        phases.mark("retransformed");
         return installed;
     }
 

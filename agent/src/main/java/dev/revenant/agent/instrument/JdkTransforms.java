@@ -126,23 +126,39 @@ public final class JdkTransforms {
      * reported on stderr and does not stop the others.
      */
     public ClassFileTransformer installOn(Instrumentation inst) {
+        ClassFileTransformer registered = register(inst);
+        if (registered != null) {
+            retransform(inst, loadedTargets(inst, classNames()));
+        }
+        return registered;
+    }
+
+    /**
+     * Only registers the transformer: classes loaded from now on are rewritten as they load; the
+     * caller retransforms the loaded ones ({@link #loadedTargets}), e.g. together with another
+     * transformer's in one VM operation (each retransformation is a stop-the-world pause that
+     * walks every loaded class). Null if nothing was added.
+     */
+    public ClassFileTransformer register(Instrumentation inst) {
         if (byName.isEmpty()) {
             return null;
         }
-        Rewriter rewriter = new Rewriter(byName);
-        ClassFileTransformer registered = new QuietTransformer(rewriter);
+        ClassFileTransformer registered = new QuietTransformer(new Rewriter(byName));
         inst.addTransformer(registered, true);
+        return registered;
+    }
+
+    /** The loaded, modifiable classes of the boot and platform loaders with these binary names. */
+    static List<Class<?>> loadedTargets(Instrumentation inst, Set<String> binaryNames) {
         List<Class<?>> loaded = new ArrayList<>();
         ClassLoader platform = ClassLoader.getPlatformClassLoader();
         for (Class<?> c : inst.getAllLoadedClasses()) {
             ClassLoader l = c.getClassLoader();
-            if ((l == null || l == platform) && rewriter.entries.containsKey(c.getName().replace('.', '/'))
-                    && inst.isModifiableClass(c)) {
+            if ((l == null || l == platform) && binaryNames.contains(c.getName()) && inst.isModifiableClass(c)) {
                 loaded.add(c);
             }
         }
-        retransform(inst, loaded);
-        return registered;
+        return loaded;
     }
 
     /**
