@@ -7,7 +7,7 @@
 #
 # Environment:
 #   AGENT_JAR   the agent jar (default agent/target/revenant-agent.jar; build it first:
-#               mvn -B -q -o install -DskipTests)
+#               mvn -B -q package -DskipTests)
 #   JAVAS       space-separated java binaries to measure (default: java on PATH, then
 #               /usr/lib/jvm/temurin-25-jdk-amd64/bin/java if it exists)
 #   RUNS        runs per side (default 10)
@@ -27,7 +27,7 @@ if [[ -z "${JAVAS:-}" ]]; then
   fi
 fi
 if [[ ! -f "$AGENT_JAR" ]]; then
-  echo "no agent jar at $AGENT_JAR: build it first (mvn -B -q -o install -DskipTests)" >&2
+  echo "no agent jar at $AGENT_JAR: build it first (mvn -B -q package -DskipTests)" >&2
   exit 2
 fi
 

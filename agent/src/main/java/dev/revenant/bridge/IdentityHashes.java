@@ -155,6 +155,9 @@ public final class IdentityHashes {
         long counter;
         /** Paused, or classifying a class: counter-derived stamps use the private sequence. */
         boolean busy;
+        /** Nesting depth of {@link #enterLinkage()} and what {@link #busy} was at the outermost entry. */
+        int linkage;
+        boolean busyBeforeLinkage;
 
         void setKey(long k) {
             key = k;
@@ -521,6 +524,35 @@ public final class IdentityHashes {
     public static void resumeThread(boolean wasPaused) {
         try {
             STATE.get().busy = wasPaused;
+        } catch (Throwable t) {
+            // never throw into the application
+        }
+    }
+
+    /**
+     * {@link #pauseThread()} for code that cannot keep the returned value (instrumented JDK
+     * methods get no new local variable): nested entries are counted on the thread and the
+     * outermost {@link #exitLinkage()} restores what the outermost entry found. Never throws.
+     */
+    public static void enterLinkage() {
+        try {
+            State s = STATE.get();
+            if (s.linkage++ == 0) {
+                s.busyBeforeLinkage = s.busy;
+                s.busy = true;
+            }
+        } catch (Throwable t) {
+            // never throw into the application
+        }
+    }
+
+    /** Undoes one {@link #enterLinkage()}, on normal and exceptional exit alike. Never throws. */
+    public static void exitLinkage() {
+        try {
+            State s = STATE.get();
+            if (s.linkage > 0 && --s.linkage == 0) {
+                s.busy = s.busyBeforeLinkage;
+            }
         } catch (Throwable t) {
             // never throw into the application
         }

@@ -31,6 +31,17 @@ public final class NetHooks {
     public static final Object NO_CONNECTION = new Object();
 
     private static volatile Net impl;
+    private static volatile LiveWait liveWait;
+
+    /** The real {@code EPoll.wait}, which the bridge cannot call itself (package-private in sun.nio.ch). */
+    public interface LiveWait {
+        int wait(int epfd, long address, int max, int timeout) throws java.io.IOException;
+    }
+
+    /** Installed first thing, so a selector whose wait is rewritten never runs without it. */
+    public static void installLiveWait(LiveWait w) {
+        liveWait = w;
+    }
 
     private NetHooks() {}
 
@@ -259,15 +270,21 @@ public final class NetHooks {
 
     /** Entry of {@code AbstractInterruptibleChannel.close()}, for every channel. */
     public static void closing(Object channel) {
-        ThreadState t = app();
-        if (t == null) {
-            return;
-        }
-        boolean h = enter(t);
+        // Called from plain-ASM code at the entry of AbstractInterruptibleChannel.close(): nothing
+        // may escape into the app's close.
         try {
-            impl.closing(t, channel);
-        } finally {
-            leave(t, h);
+            ThreadState t = app();
+            if (t == null) {
+                return;
+            }
+            boolean h = enter(t);
+            try {
+                impl.closing(t, channel);
+            } finally {
+                leave(t, h);
+            }
+        } catch (Throwable ignored) {
+            // the close goes ahead
         }
     }
 
@@ -298,6 +315,9 @@ public final class NetHooks {
      */
     public static int epollWait(int epfd, long address, int max, int timeout) throws java.io.IOException {
         Net n = impl;
+        if (n == null) {
+            return liveWait.wait(epfd, address, max, timeout);
+        }
         ThreadState t = app();
         if (t == null) {
             return n.epollWaitLive(epfd, address, max, timeout);

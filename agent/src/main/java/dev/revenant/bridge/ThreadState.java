@@ -38,7 +38,7 @@ public final class ThreadState {
     private static ThreadState create() {
         Thread t = Thread.currentThread();
         String name = t.getName();
-        boolean agent = name.startsWith("revenant-") || name.startsWith("chronicle") || name.contains("~");
+        boolean agent = isAgentName(name);
         Long vid = PENDING.remove(t.getId());
         if (vid == null) {
             vid = "main".equals(name) ? 1L : nameId(name);
@@ -46,8 +46,21 @@ public final class ThreadState {
         return new ThreadState(vid, agent);
     }
 
-    /** Called in the parent just before {@code child.start()}: decides the child's virtual id. */
+    /** Threads of the agent and of the libraries it uses (Chronicle names its threads so). */
+    static boolean isAgentName(String name) {
+        return name.startsWith("revenant-") || name.startsWith("chronicle") || name.contains("~");
+    }
+
+    /**
+     * Called in the parent just before {@code child.start()}: decides the child's virtual id. The
+     * agent's own threads are not children: the agent starts them at different moments in record
+     * and replay (the outbox releaser, for one), and counting them would shift the ids of the app's
+     * later threads.
+     */
     public static void starting(Thread child) {
+        if (isAgentName(child.getName())) {
+            return;
+        }
         ThreadState parent = current();
         long vid = mix(parent.vid, ++parent.children);
         PENDING.put(child.getId(), vid);

@@ -68,6 +68,28 @@ class AgentStartupIT {
     }
 
     @Test
+    void renamedJarStillRecords() throws Exception {
+        // Boot-Class-Path names revenant-agent.jar: under another name the bridge is copied into
+        // the log directory and appended to the boot class path at run time instead. Nothing may
+        // load a bridge class into the agent's loader before that (it once did, racily: a
+        // LinkageError at start-up, when the class preloader linked a class naming a bridge type
+        // first), so a few runs, and the preloader must stay off (REVENANT_DEBUG_STARTUP shows it).
+        Path renamed = Files.copy(Cli.agentJar(), tmp.resolve("recorder-1.0.jar"));
+        for (int i = 0; i < 3; i++) {
+            Path log = tmp.resolve("log-" + i);
+            List<String> cmd = List.of(JavaProcess.javaBin(), "-javaagent:" + renamed + "=log=" + log,
+                    "-cp", demoJar().toString(), "dev.revenant.demo.Greeter", "Ada");
+            try (JavaProcess p = JavaProcess.start(Map.of("REVENANT_DEBUG_STARTUP", "1"), cmd)) {
+                assertThat(p.waitForExit(120)).as(String.join("\n", p.errLines)).isZero();
+                assertThat(p.lines).anyMatch(l -> l.startsWith("hello, Ada"));
+                assertThat(p.errLines).anyMatch(l -> l.startsWith("revenant startup:"))
+                        .noneMatch(l -> l.contains("preloaded"));
+            }
+            assertThat(log.resolve(".native/revenant-bridge.jar")).exists();
+        }
+    }
+
+    @Test
     void unknownKeyStopsStartUpWithOneLine() throws Exception {
         try (JavaProcess p = greeter("lgo=/tmp/x")) {
             assertThat(p.waitForExit(120)).isEqualTo(2);
@@ -107,6 +129,15 @@ class AgentStartupIT {
                 assertThat(p.waitForExit(120)).isEqualTo(2);
                 assertThat(p.errLines).anyMatch(l -> l.startsWith("revenant: agent start-up failed:")
                         && l.contains("already being written by another writer (pid " + holder.process.pid() + ")"));
+            }
+            // The log opens on its own thread while the instrumentation goes in: when the opening
+            // fails and strict=false lets the app run, the instrumentation is taken out again and
+            // nothing else is said.
+            try (JavaProcess p = greeter("strict=false,log=" + log)) {
+                assertThat(p.waitForExit(120)).isZero();
+                assertThat(p.lines).anyMatch(l -> l.startsWith("hello, Ada"));
+                assertThat(p.errLines).singleElement().satisfies(l -> assertThat(l)
+                        .contains("WARNING").contains("already being written").contains("running WITHOUT recording"));
             }
         }
     }

@@ -250,13 +250,27 @@ public final class LogDirectory {
     }
 
     private static void probeWritable(Path abs) throws LogDirectoryException {
-        Path probe;
-        try {
-            probe = Files.createTempFile(abs, ".revenant-probe-", ".tmp",
-                    privateFileAttributes(abs));
-        } catch (IOException e) {
+        // A name of our own rather than Files.createTempFile, which seeds a SecureRandom for its
+        // names (NativePRNG: /dev/random, SHA1 mixing): milliseconds of every recorded JVM's
+        // start-up. The pid and a counter are unique among live processes; CREATE_NEW refuses a
+        // clash with a probe a dead process left, and the next name is tried.
+        Path probe = null;
+        IOException failure = null;
+        for (int attempt = 0; attempt < 8 && probe == null; attempt++) {
+            Path candidate = abs.resolve(".revenant-probe-" + ProcessHandle.current().pid() + "-"
+                    + PROBES.incrementAndGet() + ".tmp");
+            try {
+                probe = Files.createFile(candidate, privateFileAttributes(abs));
+            } catch (FileAlreadyExistsException e) {
+                failure = e;
+            } catch (IOException e) {
+                failure = e;
+                break;
+            }
+        }
+        if (probe == null) {
             throw new LogDirectoryException("log directory " + abs + " is not writable: "
-                    + reason(e) + "; fix its owner/permissions or choose another", e);
+                    + reason(failure) + "; fix its owner/permissions or choose another", failure);
         }
         try {
             Files.delete(probe);
@@ -266,6 +280,8 @@ public final class LogDirectory {
                     + "); fix its permissions or choose another", e);
         }
     }
+
+    private static final java.util.concurrent.atomic.AtomicInteger PROBES = new java.util.concurrent.atomic.AtomicInteger();
 
     private static Set<PosixFilePermission> readMode(Path abs) throws LogDirectoryException {
         try {

@@ -70,6 +70,7 @@ public final class LogWriter implements AutoCloseable {
     /** Settings; the defaults suit production. */
     public static final class Options {
         AppFingerprint fingerprint = new AppFingerprint("?", "?", System.getProperty("java.vm.version"), "?");
+        java.util.concurrent.Callable<AppFingerprint> fingerprintLater;
         int epoch = -1;
         long segmentBytes = 64L << 20;
         long blockSize = 64L << 20;
@@ -83,6 +84,17 @@ public final class LogWriter implements AutoCloseable {
 
         public Options fingerprint(AppFingerprint f) {
             this.fingerprint = f;
+            this.fingerprintLater = null;
+            return this;
+        }
+
+        /**
+         * The fingerprint, computed by {@link #open} on the calling thread once the writer thread
+         * has begun opening the queue: the first use of Chronicle in a JVM takes a while, and
+         * hashing the app's class path need not wait for it. What it throws, open throws.
+         */
+        public Options fingerprintFrom(java.util.concurrent.Callable<AppFingerprint> later) {
+            this.fingerprintLater = later;
             return this;
         }
 
@@ -141,7 +153,8 @@ public final class LogWriter implements AutoCloseable {
     private final Options options;
     private final int epoch;
     private final long base;
-    private final LogHeader header;
+    /** Final once {@link #open} returns (the fingerprint may be filled in by {@link #start}). */
+    private LogHeader header;
     private final FileChannel lockChannel;
     private final FileLock lock;
 
@@ -287,8 +300,13 @@ public final class LogWriter implements AutoCloseable {
             w.start();
             return w;
         } catch (IOException | RuntimeException | Error e) {
+            // start() may have closed the writer (and so the lock) already
             try {
-                lock.release();
+                if (lock.isValid()) {
+                    lock.release();
+                }
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
             } finally {
                 lockChannel.close();
             }
@@ -344,6 +362,17 @@ public final class LogWriter implements AutoCloseable {
         watermarkFile = StableWatermarkFile.open(dir);
         writerThread.start();
         watermarkThread.start();
+        if (options.fingerprintLater != null) {
+            AppFingerprint fp;
+            try {
+                fp = options.fingerprintLater.call();
+            } catch (Exception e) {
+                close();
+                throw e instanceof IOException io ? io : new IOException("app fingerprint: " + e.getMessage(), e);
+            }
+            header = new LogHeader(header.formatVersion(), header.epoch(), fp, header.startedAtMillis(),
+                    header.previousEnd(), header.previousStable(), header.previousDroppedBytes());
+        }
         long pos = append(RecordTypes.HEADER, 0, 0, header.encode());
         try {
             if (!awaitStable(pos, 60, TimeUnit.SECONDS)) {

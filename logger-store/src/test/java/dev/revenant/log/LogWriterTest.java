@@ -76,6 +76,24 @@ class LogWriterTest {
     }
 
     @Test
+    void fingerprintComputedDuringOpenGoesIntoTheHeaderAndItsFailureFailsTheOpen() throws Exception {
+        Path dir = tmp.resolve("log");
+        AppFingerprint fp = new AppFingerprint("Main", "abc123", "vm", "agent");
+        assertThatThrownBy(() -> LogWriter.open(dir, new LogWriter.Options().fingerprintFrom(() -> {
+            throw new java.io.IOException("class path unreadable");
+        }))).hasMessageContaining("class path unreadable");
+        // the failed open let go of the directory
+        try (LogWriter w = LogWriter.open(dir, new LogWriter.Options().fingerprintFrom(() -> fp))) {
+            assertThat(w.header().fingerprint()).isEqualTo(fp);
+        }
+        try (LogReader r = LogReader.open(dir, LogReader.Mode.STRICT)) {
+            LogRecord first = r.next();
+            assertThat(first.type()).isEqualTo(RecordTypes.HEADER);
+            assertThat(LogHeader.decode(first.payload()).fingerprint()).isEqualTo(fp);
+        }
+    }
+
+    @Test
     void secondSessionContinuesPositionsAndEpoch() throws Exception {
         Path dir = tmp.resolve("log");
         try (LogWriter w = LogWriter.open(dir)) {

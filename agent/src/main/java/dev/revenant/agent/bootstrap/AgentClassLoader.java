@@ -65,6 +65,8 @@ public final class AgentClassLoader extends ClassLoader {
     private final int[] versions;
     /** When not null, the binary names of the classes this loader defined, in order (for the preload list). */
     private final List<String> defined;
+    /** The thread that defined each of {@link #defined} (guarded by {@code defined}'s lock). */
+    private final List<String> definedBy;
     private final java.util.concurrent.atomic.AtomicInteger definedCount = new java.util.concurrent.atomic.AtomicInteger();
 
     private AgentClassLoader(Path jarPath, ZipFile zip, Manifest manifest, boolean recordDefined) {
@@ -85,6 +87,7 @@ public final class AgentClassLoader extends ClassLoader {
         this.mainAttributes = manifest == null ? new Attributes() : manifest.getMainAttributes();
         this.versions = "true".equalsIgnoreCase(mainAttributes.getValue("Multi-Release")) ? findVersions(zip) : new int[0];
         this.defined = recordDefined ? Collections.synchronizedList(new ArrayList<>()) : null;
+        this.definedBy = recordDefined ? new ArrayList<>() : null;
     }
 
     /**
@@ -163,6 +166,40 @@ public final class AgentClassLoader extends ClassLoader {
         }
     }
 
+    /** Prefix of the names of the threads that open the log (dev.revenant.agent.runtime.LogOpening, LogWriter). */
+    static final String LOG_THREADS = "revenant-log";
+
+    /**
+     * The defined classes in the order {@link Preloader} should load them: what was defined before
+     * the first class a log thread defined (premain's path up to the moment the log starts opening
+     * on its own thread), then everything the log threads defined (the longest path to
+     * {@code main}), then the rest; each part in definition order. Empty if not recording.
+     */
+    public List<String> preloadOrder() {
+        if (defined == null) {
+            return List.of();
+        }
+        synchronized (defined) {
+            int n = defined.size();
+            int firstLog = 0;
+            while (firstLog < n && !definedBy.get(firstLog).startsWith(LOG_THREADS)) {
+                firstLog++;
+            }
+            List<String> order = new ArrayList<>(defined.subList(0, firstLog));
+            for (int i = firstLog; i < n; i++) {
+                if (definedBy.get(i).startsWith(LOG_THREADS)) {
+                    order.add(defined.get(i));
+                }
+            }
+            for (int i = firstLog; i < n; i++) {
+                if (!definedBy.get(i).startsWith(LOG_THREADS)) {
+                    order.add(defined.get(i));
+                }
+            }
+            return order;
+        }
+    }
+
     /** How many classes this loader has defined. */
     public int definedCount() {
         return definedCount.get();
@@ -191,7 +228,10 @@ public final class AgentClassLoader extends ClassLoader {
         Class<?> c = defineClass(name, bytes, 0, bytes.length, domain);
         definedCount.incrementAndGet();
         if (defined != null) {
-            defined.add(name);
+            synchronized (defined) {
+                defined.add(name);
+                definedBy.add(Thread.currentThread().getName());
+            }
         }
         return c;
     }

@@ -9,8 +9,10 @@ import java.util.List;
  * them is a large share of the start-up time.
  *
  * <p>The list is {@value #LIST} in the jar's implementation section, written at build time by a
- * run of the freshly built agent ({@code -Drevenant.startup.classlist}), in the order that run
- * loaded them. Loading and linking run no static initialiser, so the order in which the agent's
+ * run of the freshly built agent ({@code -Drevenant.startup.classlist}): the classes that run
+ * defined, those on the way to the log-opening thread and that thread's own first
+ * ({@link AgentClassLoader#preloadOrder}), since the log's opening is the longest path to
+ * {@code main}. Loading and linking run no static initialiser, so the order in which the agent's
  * classes initialise is unchanged; a class premain's thread needs while this thread holds it is
  * simply waited for (the loader is parallel capable: one lock per class name). Nobody waits for
  * this thread: premain {@link #stop}s it when it is done, whatever is left unloaded. Before the

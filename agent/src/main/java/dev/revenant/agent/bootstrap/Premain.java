@@ -57,7 +57,12 @@ public final class Premain {
         Preloader preloader = null;
         try {
             ClassLoader loader = agentLoader();
-            preloader = Preloader.start(loader);
+            // Only when the jar's Boot-Class-Path worked (this class came from the boot loader). In
+            // a renamed jar the bridge reaches the boot class path only in BootBridge.install, and
+            // linking a preloaded class that names a bridge type (Recorder implements
+            // Determinants) before that would make the agent loader define its own copy of it:
+            // a LinkageError at Hooks.install, depending on which thread gets there first.
+            preloader = Premain.class.getClassLoader() == null ? Preloader.start(loader) : null;
             timer.phase("agent loader");
             Module target = loader instanceof AgentClassLoader ? loader.getUnnamedModule() : Premain.class.getModule();
             ModuleOpener.open(inst, target);
@@ -66,6 +71,12 @@ public final class Premain {
             System.setProperty("chronicle.analytics.disable", "true");
             if (System.getProperty("chronicle.announcer.disable") == null) {
                 System.setProperty("chronicle.announcer.disable", "true");
+            }
+            // Chronicle's disk-space monitor starts a thread that polls the file store every 10 s
+            // and warns through its logging, which the agent routes to slf4j's no-op provider:
+            // nobody would see the warning, and it costs start-up (a service look-up, an executor).
+            if (System.getProperty("chronicle.disk.monitor.disable") == null) {
+                System.setProperty("chronicle.disk.monitor.disable", "true");
             }
             me.setContextClassLoader(loader);
             String prepared = prepare(loader);
@@ -80,9 +91,12 @@ public final class Premain {
             }
 
             if (loader.getResource(RUNTIME_CLASS.replace('.', '/') + ".class") != null) {
-                invokeStatic(loader, RUNTIME_CLASS, "start", new Class<?>[] {String.class, Instrumentation.class},
-                    args, inst);
+                Object phases = invokeStatic(loader, RUNTIME_CLASS, "start",
+                    new Class<?>[] {String.class, Instrumentation.class}, args, inst);
                 timer.phase("AgentMain.start");
+                if (phases != null) {
+                    timer.note("runtime: " + phases);
+                }
             }
 
             if (selfTest != null) {

@@ -13,7 +13,8 @@ import java.util.List;
  * {@code -Drevenant.debug.startup=true}) {@link #report} prints one line on stderr: the JVM's
  * uptime when premain began, each phase in milliseconds, and how many classes the agent loader
  * defined. With {@code -Drevenant.startup.classlist=<file>} it also writes the agent loader's
- * classes, in load order, to that file (how the jar's preload list is made).
+ * classes to that file, in the order {@link AgentClassLoader#preloadOrder} gives (how the jar's
+ * preload list is made).
  *
  * <p>References only JDK types; measuring costs one {@code System.nanoTime()} per phase.
  */
@@ -68,7 +69,7 @@ final class StartupTimer {
         String listFile = System.getProperty("revenant.startup.classlist");
         if (listFile != null && loader instanceof AgentClassLoader) {
             try {
-                Files.write(Path.of(listFile), ((AgentClassLoader) loader).definedClasses(), StandardCharsets.UTF_8);
+                Files.write(Path.of(listFile), ((AgentClassLoader) loader).preloadOrder(), StandardCharsets.UTF_8);
             } catch (IOException | RuntimeException e) {
                 System.err.println("revenant: could not write the class list " + listFile + ": " + e);
             }

@@ -1,155 +1,214 @@
 package dev.revenant.agent.instrument;
 
-import java.lang.instrument.ClassFileTransformer;
-import java.nio.charset.StandardCharsets;
-import java.security.ProtectionDomain;
+import java.io.IOException;
+import java.io.InputStream;
 
 import org.objectweb.asm.ClassReader;
 import org.objectweb.asm.ClassVisitor;
-import org.objectweb.asm.ClassWriter;
-import org.objectweb.asm.Handle;
 import org.objectweb.asm.MethodVisitor;
 import org.objectweb.asm.Opcodes;
 
 /**
- * Rewrites the clock and timed-wait call sites of app classes to the {@code Hooks}:
- * {@code System.nanoTime()}, {@code System.currentTimeMillis()}, {@code Thread.sleep(long)},
- * {@code o.wait(long)}, {@code LockSupport.parkNanos(long)} and {@code parkNanos(Object, long)} —
- * as calls, and as method references ({@code System::nanoTime} handed to a lambda factory).
+ * Replaces the calls that read the system clock or wait with a timeout, in every method and
+ * constructor of a class, with the matching {@code dev.revenant.bridge.Hooks} method of the same
+ * stack shape (a static method taking the receiver first where the call was virtual):
  *
- * <p>Each replacement has the same stack effect as the call it replaces ({@code o.wait(t)} becomes
- * the static {@code Hooks.timedWait(o, t)}), so no frame or max-stack changes: plain ASM with the
- * constant pool copied. Written directly on ASM rather than ByteBuddy's MemberSubstitution, which
- * fails on the field handles of record classes' {@code ObjectMethods} bootstrap (leaving records
- * unrecorded) and costs more per class.
+ * <ul>
+ *   <li>{@code System.nanoTime()}, {@code System.currentTimeMillis()};</li>
+ *   <li>{@code Thread.sleep(long)}, also when compiled against a subclass of Thread (an unqualified
+ *       {@code sleep(..)} inside one), unless that subclass declares its own static
+ *       {@code sleep(long)}: found by reading the owner's class file (and its superclasses') through
+ *       the defining loader, never by loading a class;</li>
+ *   <li>{@code Object.wait(long)} on any receiver (it is final: no class can mean another method);</li>
+ *   <li>{@code LockSupport.parkNanos(long)} and {@code parkNanos(Object, long)}.</li>
+ * </ul>
+ *
+ * Plain ASM, one pass, no new branches, no stack growth: what ByteBuddy's {@code MemberSubstitution}
+ * did here, which resolved every invoked method of the class through a type pool (some 200 ms for
+ * {@code java.util.Date} alone at start-up, and a few milliseconds per app class).
  */
-final class ClockCallSites implements ClassFileTransformer {
-    private static final String HOOKS = "dev/revenant/bridge/Hooks";
-    private static final byte[][] NAMES = {ascii("nanoTime"), ascii("currentTimeMillis"), ascii("sleep"),
-        ascii("wait"), ascii("parkNanos")};
+final class ClockCallSites {
+    static final String HOOKS = "dev/revenant/bridge/Hooks";
 
-    private final HashTransformer.AppClasses app;
+    private ClockCallSites() {}
 
-    ClockCallSites(HashTransformer.AppClasses app) {
-        this.app = app;
+    /**
+     * Whether an invocation of {@code owner.name desc} may be a site this rewrite changes (for
+     * {@link CallSiteScan}: a superset is fine, the visitor decides).
+     */
+    static boolean isRelevant(String owner, String name, String desc) {
+        return switch (name) {
+            case "nanoTime", "currentTimeMillis" -> "java/lang/System".equals(owner);
+            case "sleep", "wait" -> "(J)V".equals(desc);
+            case "parkNanos" -> "java/util/concurrent/locks/LockSupport".equals(owner);
+            default -> false;
+        };
     }
 
-    @Override
-    public byte[] transform(Module module, ClassLoader loader, String name, Class<?> redefined, ProtectionDomain pd,
-                            byte[] bytes) {
-        try {
-            if (name == null || !app.isApp(loader, name) || !mayReference(bytes)) {
-                return null;
+    /** The rewrite for a class of {@code loader} (null: the boot loader) whose bytes are {@code classFile}. */
+    static ClassRewrite rewrite(ClassLoader loader, byte[] classFile) {
+        return next -> new Visitor(next, loader, classFile);
+    }
+
+    /** For JDK classes (boot loader); their own bytes are looked up if ever needed. */
+    static final ClassRewrite JDK = new ClassRewrite() {
+        @Override
+        public ClassVisitor wrap(ClassVisitor next) {
+            return new Visitor(next, null, null);
+        }
+
+        @Override
+        public java.util.function.BiPredicate<String, String> methods(ClassReader reader) {
+            java.util.Set<String> m = CallSiteScan.methodsToVisit(reader, ClockCallSites::isRelevant, false);
+            return m == CallSiteScan.ALL ? null : (name, desc) -> m.contains(name + desc);
+        }
+    };
+
+    static final class Visitor extends ClassVisitor implements ClassRewrite.Tracking {
+        private final ClassLoader loader;
+        private final byte[] ownBytes;
+        private String self;
+        private String selfSuper;
+        boolean changed;
+
+        Visitor(ClassVisitor next, ClassLoader loader, byte[] ownBytes) {
+            super(Opcodes.ASM9, next);
+            this.loader = loader;
+            this.ownBytes = ownBytes;
+        }
+
+        @Override
+        public void visit(int version, int access, String name, String signature, String superName,
+                          String[] interfaces) {
+            self = name;
+            selfSuper = superName;
+            super.visit(version, access, name, signature, superName, interfaces);
+        }
+
+        @Override
+        public MethodVisitor visitMethod(int access, String name, String descriptor, String signature,
+                                         String[] exceptions) {
+            MethodVisitor mv = super.visitMethod(access, name, descriptor, signature, exceptions);
+            if (mv == null || (access & (Opcodes.ACC_ABSTRACT | Opcodes.ACC_NATIVE)) != 0) {
+                return mv;
             }
-            return rewrite(bytes);
-        } catch (Throwable t) {
-            // A class we cannot rewrite keeps its live clock reads; the app must not see our error.
+            return new Sites(mv);
+        }
+
+        @Override
+        public boolean changed() {
+            return changed;
+        }
+
+        @Override
+        public String target() {
+            return "clock call sites";
+        }
+
+        private final class Sites extends MethodVisitor {
+            Sites(MethodVisitor next) {
+                super(Opcodes.ASM9, next);
+            }
+
+            @Override
+            public void visitMethodInsn(int opcode, String owner, String name, String desc, boolean isInterface) {
+                String hook = null;
+                String hookDesc = desc;
+                if (opcode == Opcodes.INVOKESTATIC) {
+                    if ("java/lang/System".equals(owner)) {
+                        if ("nanoTime".equals(name) && "()J".equals(desc)) {
+                            hook = "nanoTime";
+                        } else if ("currentTimeMillis".equals(name) && "()J".equals(desc)) {
+                            hook = "currentTimeMillis";
+                        }
+                    } else if ("java/util/concurrent/locks/LockSupport".equals(owner) && "parkNanos".equals(name)
+                            && ("(J)V".equals(desc) || "(Ljava/lang/Object;J)V".equals(desc))) {
+                        hook = "parkNanos";
+                    } else if ("sleep".equals(name) && "(J)V".equals(desc) && !isInterface
+                            && isThreadSleep(owner)) {
+                        hook = "sleep";
+                    }
+                } else if ((opcode == Opcodes.INVOKEVIRTUAL || opcode == Opcodes.INVOKEINTERFACE
+                        || opcode == Opcodes.INVOKESPECIAL) && "wait".equals(name) && "(J)V".equals(desc)) {
+                    hook = "timedWait";
+                    hookDesc = "(Ljava/lang/Object;J)V";
+                }
+                if (hook == null) {
+                    super.visitMethodInsn(opcode, owner, name, desc, isInterface);
+                } else {
+                    changed = true;
+                    super.visitMethodInsn(Opcodes.INVOKESTATIC, HOOKS, hook, hookDesc, false);
+                }
+            }
+        }
+
+        /**
+         * Whether {@code invokestatic owner.sleep(J)V} means {@code Thread.sleep(long)}: the owner is
+         * Thread, or a subclass of it none of whose classes up to Thread declares {@code sleep(J)V}.
+         * Unknown (a class file not found) counts as no.
+         */
+        private boolean isThreadSleep(String owner) {
+            String c = owner;
+            for (int depth = 0; depth < 64 && c != null; depth++) {
+                if ("java/lang/Thread".equals(c)) {
+                    return true;
+                }
+                if ("java/lang/Object".equals(c)) {
+                    return false;
+                }
+                byte[] bytes = c.equals(self) && ownBytes != null ? ownBytes : classFile(loader, c);
+                if (bytes == null) {
+                    return false;
+                }
+                Header h = Header.of(bytes);
+                if (h.declaresSleep) {
+                    return false;
+                }
+                c = c.equals(self) && selfSuper != null ? selfSuper : h.superName;
+            }
+            return false;
+        }
+    }
+
+    /** A class's super class and whether it declares {@code sleep(J)V}, from its class file. */
+    private static final class Header extends ClassVisitor {
+        String superName;
+        boolean declaresSleep;
+
+        private Header() {
+            super(Opcodes.ASM9);
+        }
+
+        static Header of(byte[] bytes) {
+            Header h = new Header();
+            new ClassReader(bytes).accept(h, ClassReader.SKIP_CODE | ClassReader.SKIP_DEBUG | ClassReader.SKIP_FRAMES);
+            return h;
+        }
+
+        @Override
+        public void visit(int version, int access, String name, String signature, String superName,
+                          String[] interfaces) {
+            this.superName = superName;
+        }
+
+        @Override
+        public MethodVisitor visitMethod(int access, String name, String descriptor, String signature,
+                                         String[] exceptions) {
+            if ("sleep".equals(name) && "(J)V".equals(descriptor)) {
+                declaresSleep = true;
+            }
             return null;
         }
     }
 
-    /** The rewritten class, or null if it has no such call site. */
-    static byte[] rewrite(byte[] bytes) {
-        ClassReader r = new ClassReader(bytes);
-        ClassWriter w = new ClassWriter(r, 0);
-        boolean[] changed = {false};
-        r.accept(new ClassVisitor(Opcodes.ASM9, w) {
-            @Override
-            public MethodVisitor visitMethod(int access, String n, String d, String sig, String[] ex) {
-                return new MethodVisitor(Opcodes.ASM9, super.visitMethod(access, n, d, sig, ex)) {
-                    @Override
-                    public void visitMethodInsn(int op, String owner, String mn, String md, boolean itf) {
-                        String[] to = replacement(op, owner, mn, md);
-                        if (to != null) {
-                            changed[0] = true;
-                            super.visitMethodInsn(Opcodes.INVOKESTATIC, HOOKS, to[0], to[1], false);
-                        } else {
-                            super.visitMethodInsn(op, owner, mn, md, itf);
-                        }
-                    }
-
-                    @Override
-                    public void visitInvokeDynamicInsn(String n, String d, Handle bsm, Object... args) {
-                        if (bsm.getOwner().equals("java/lang/invoke/LambdaMetafactory") && args.length >= 3
-                                && args[1] instanceof Handle h && !isSerializable(bsm, args)) {
-                            String[] to = replacement(opcodeOf(h.getTag()), h.getOwner(), h.getName(), h.getDesc());
-                            if (to != null) {
-                                changed[0] = true;
-                                args = args.clone();
-                                args[1] = new Handle(Opcodes.H_INVOKESTATIC, HOOKS, to[0], to[1], false);
-                            }
-                        }
-                        super.visitInvokeDynamicInsn(n, d, bsm, args);
-                    }
-                };
-            }
-        }, 0);
-        return changed[0] ? w.toByteArray() : null;
-    }
-
-    /** {name, descriptor} of the Hooks method that replaces this call, or null. */
-    static String[] replacement(int op, String owner, String name, String desc) {
-        if (op == Opcodes.INVOKESTATIC) {
-            switch (owner + "." + name + desc) {
-                case "java/lang/System.nanoTime()J":
-                    return new String[] {"nanoTime", "()J"};
-                case "java/lang/System.currentTimeMillis()J":
-                    return new String[] {"currentTimeMillis", "()J"};
-                case "java/lang/Thread.sleep(J)V":
-                    return new String[] {"sleep", "(J)V"};
-                case "java/util/concurrent/locks/LockSupport.parkNanos(J)V":
-                    return new String[] {"parkNanos", "(J)V"};
-                case "java/util/concurrent/locks/LockSupport.parkNanos(Ljava/lang/Object;J)V":
-                    return new String[] {"parkNanos", "(Ljava/lang/Object;J)V"};
-                default:
-                    return null;
-            }
+    /** The class file of {@code internalName} as {@code loader} (null: boot) would find it, or null. */
+    static byte[] classFile(ClassLoader loader, String internalName) {
+        String resource = internalName + ".class";
+        try (InputStream in = loader == null ? ClassLoader.getPlatformClassLoader().getResourceAsStream(resource)
+                : loader.getResourceAsStream(resource)) {
+            return in == null ? null : in.readAllBytes();
+        } catch (IOException | RuntimeException e) {
+            return null;
         }
-        // Object.wait(long) is final: whatever the owner named at the call site, it is this method.
-        if (op == Opcodes.INVOKEVIRTUAL && name.equals("wait") && desc.equals("(J)V")) {
-            return new String[] {"timedWait", "(Ljava/lang/Object;J)V"};
-        }
-        return null;
-    }
-
-    private static int opcodeOf(int handleTag) {
-        return switch (handleTag) {
-            case Opcodes.H_INVOKESTATIC -> Opcodes.INVOKESTATIC;
-            case Opcodes.H_INVOKEVIRTUAL -> Opcodes.INVOKEVIRTUAL;
-            default -> -1;
-        };
-    }
-
-    /** Serializable lambdas check their implementation handle when they are deserialised: leave them. */
-    private static boolean isSerializable(Handle bsm, Object[] args) {
-        return bsm.getName().equals("altMetafactory") && args.length > 3 && args[3] instanceof Integer flags
-                && (flags & 1) != 0;
-    }
-
-    /** Cheap over-approximation: the constant pool holds one of the method names as UTF-8. */
-    static boolean mayReference(byte[] bytes) {
-        for (byte[] n : NAMES) {
-            if (indexOf(bytes, n) >= 0) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static int indexOf(byte[] hay, byte[] needle) {
-        outer:
-        for (int i = 0, last = hay.length - needle.length; i <= last; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (hay[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
-    }
-
-    private static byte[] ascii(String s) {
-        return s.getBytes(StandardCharsets.US_ASCII);
     }
 }

@@ -2,9 +2,7 @@ package dev.revenant.agent.instrument;
 
 import java.util.List;
 import java.util.Set;
-import org.objectweb.asm.ClassReader;
 import org.objectweb.asm.ClassVisitor;
-import org.objectweb.asm.ClassWriter;
 import org.objectweb.asm.Handle;
 import org.objectweb.asm.MethodVisitor;
 import org.objectweb.asm.Opcodes;
@@ -120,31 +118,20 @@ public final class HashCallSites {
         return internalName != null && JDK_CLASS_SET.contains(internalName);
     }
 
+    /**
+     * Whether an invocation of {@code owner.name desc} may be a site this rewrite changes (for
+     * {@link CallSiteScan}: a superset is fine, the visitor decides).
+     */
+    static boolean isRelevant(String owner, String name, String desc) {
+        return "hashCode".equals(name) && "()I".equals(desc)
+                || "identityHashCode".equals(name) && "java/lang/System".equals(owner)
+                || DEFINE_CLASS_NATIVES.contains(name) && "java/lang/ClassLoader".equals(owner);
+    }
+
     /** Whether classes with this internal name must never be rewritten (the agent itself). */
     public static boolean isExcluded(String internalName) {
         return internalName == null
                 || internalName.startsWith("dev/revenant/") && !internalName.startsWith("dev/revenant/demo/");
-    }
-
-    /** A visitor that rewrites the hash call sites of the class it is fed, then passes it on. */
-    public static ClassVisitor wrap(ClassVisitor next) {
-        return new SitesVisitor(next);
-    }
-
-    /**
-     * Rewrites one class file; null if it has no such call site (or is excluded). Parsing errors
-     * propagate (the caller, a ClassFileTransformer, decides).
-     */
-    public static byte[] transform(byte[] classfile) {
-        ClassReader reader = new ClassReader(classfile);
-        if (isExcluded(reader.getClassName())) {
-            return null;
-        }
-        // No new branches, so no frames to compute; the reader lets unchanged methods be copied.
-        ClassWriter writer = new ClassWriter(reader, 0);
-        SitesVisitor v = new SitesVisitor(writer);
-        reader.accept(v, 0);
-        return v.changed ? writer.toByteArray() : null;
     }
 
     static final class SitesVisitor extends ClassVisitor {

@@ -16,7 +16,12 @@ public final class AgentMain {
 
     private AgentMain() {}
 
-    public static void start(String agentArgs, Instrumentation inst) throws Exception {
+    /**
+     * Starts the agent in its role. Returns the time each phase took (one line of text), which
+     * the bootstrap premain prints under {@code REVENANT_DEBUG_STARTUP=1}.
+     */
+    public static String start(String agentArgs, Instrumentation inst) throws Exception {
+        StartupPhases phases = new StartupPhases();
         AgentConfig config = AgentConfig.parse(agentArgs, System.getenv(), System.getProperties());
         if (!config.disable().contains("sockets") && usesPlainSocketImpl()) {
             throw new AgentConfig.ConfigException("-Djdk.net.usePlainSocketImpl is set: on JDK 17 java.net.Socket and "
@@ -27,7 +32,9 @@ public final class AgentMain {
         java.nio.file.Path log = "record".equals(config.role()) ? LogDirectory.prepareForWriting(config.log())
                 : LogDirectory.requireReadableLog(config.log());
         BootBridge.install(inst, log);
-        Session.start(config, inst);
+        phases.mark("config+bridge");
+        Session.start(config, inst, phases);
+        return phases.toString();
     }
 
     /**

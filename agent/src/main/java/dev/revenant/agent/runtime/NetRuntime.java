@@ -1042,6 +1042,11 @@ final class NetRuntime implements NetHooks.Net {
 
     @Override
     public int epollWaitLive(int epfd, long address, int max, int timeout) throws IOException {
+        return liveEpollWait(epfd, address, max, timeout);
+    }
+
+    /** The JDK's own native wait. */
+    static int liveEpollWait(int epfd, long address, int max, int timeout) throws IOException {
         try {
             return (int) EPOLL_WAIT.invokeExact(epfd, address, max, timeout);
         } catch (IOException | RuntimeException | Error e) {

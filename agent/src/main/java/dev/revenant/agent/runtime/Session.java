@@ -39,56 +39,82 @@ final class Session {
         "java.time.Clock", "java.time.Instant", "java.util.Date", "java.util.UUID",
     };
 
-    static void start(AgentConfig config, Instrumentation inst) throws Exception {
+    static void start(AgentConfig config, Instrumentation inst, StartupPhases phases) throws Exception {
+        // Record: the log opens on its own thread while this one instruments (see LogOpening;
+        // started before Thread.start is instrumented).
+        LogOpening opening = "record".equals(config.role())
+                ? LogOpening.start(config.log(), ThreadState.current().vid) : null;
+        try {
+            start(config, inst, phases, opening);
+        } catch (Throwable t) {
+            if (opening != null) {
+                opening.abandon();
+            }
+            throw t;
+        }
+    }
+
+    private static void start(AgentConfig config, Instrumentation inst, StartupPhases phases, LogOpening opening)
+            throws Exception {
+        // A selector rewritten before the socket runtime is installed still waits for real.
+        dev.revenant.bridge.NetHooks.installLiveWait(NetRuntime::liveEpollWait);
         for (String c : PREINITIALISED) {
             Class.forName(c, true, null);
         }
         // Lazily built JDK singletons the agent's libraries touch when recording (the default time
-        // zone above all): built in both roles here, they never build on an app thread in one role
-        // only, taking from its identity-hash sequence.
+        // zone above all): built in both roles before the hooks are live, they never build on an
+        // app thread in one role only, taking from its identity-hash sequence.
         java.util.TimeZone.getDefault();
         java.time.ZoneId.systemDefault();
         java.util.Locale.getDefault();
         java.nio.charset.Charset.defaultCharset();
-        String command = System.getProperty("sun.java.command", "?");
-        String main = command.split(" ")[0];
-        String version = AgentMain.class.getPackage().getImplementationVersion();
-        AppFingerprint fp = AppFingerprint.compute(main, System.getProperty("java.class.path"),
-                version == null ? "dev" : version);
+        phases.mark("JDK pre-init");
         Set<String> disabled = new HashSet<>(config.disable());
         if (!disabled.contains("hashes") && !IdentityHashes.install()) {
             AgentLog.warn("identity hashes cannot be made deterministic on this JVM (" + IdentityHashes.status()
                     + "): HashSet orders and identity hashes may differ in replay");
         }
+        phases.mark("identity-hash self-test");
         switch (config.role()) {
-            case "record" -> record(config, fp, inst, disabled);
-            case "replay", "recover" -> replay(config, fp, inst, disabled);
+            case "record" -> record(config, opening, inst, disabled, phases);
+            case "replay", "recover" -> replay(config, LogOpening.fingerprint(), inst, disabled, phases);
             default -> throw new AgentConfig.ConfigException("role=" + config.role() + " is not supported");
         }
         // Last thing before main: the main thread's hash sequence starts from its virtual id, the
         // same in both roles whatever the agent did on this thread before.
         IdentityHashes.setThreadKey(ThreadState.current().vid);
+        phases.mark("hooks");
     }
 
-    private static void record(AgentConfig config, AppFingerprint fp, Instrumentation inst, Set<String> disabled)
-            throws Exception {
-        LogWriter w = LogWriter.open(config.log(), new LogWriter.Options().fingerprint(fp));
-        long p = w.append(RecordTypes.ENVIRONMENT, ThreadState.current().vid, 0, EnvironmentSnapshot.live().encode());
-        w.awaitStable(p);
+    private static void record(AgentConfig config, LogOpening opening, Instrumentation inst, Set<String> disabled,
+                               StartupPhases phases) throws Exception {
+        Instrumenter.Installed installed = Instrumenter.install(inst, config.exclude(), disabled, phases);
+        // While the log is still opening: initialise what installing the recorder runs for the
+        // first time (JdkAccess builds method handles for the ThreadLocalRandom fields), so that
+        // less of it is left for after the wait.
+        Class.forName("dev.revenant.bridge.JdkAccess", true, null);
+        Class.forName(Recorder.class.getName(), true, Recorder.class.getClassLoader());
+        Class.forName(DeterminantCodec.class.getName(), true, DeterminantCodec.class.getClassLoader());
+        phases.mark("recorder classes");
+        LogWriter w;
+        try {
+            w = opening.join();
+        } catch (Throwable t) {
+            // Not recording after all: take the instrumentation back out (strict=false runs the
+            // app as if the agent were not there).
+            installed.uninstall();
+            throw t;
+        }
+        phases.mark("waiting for the log");
+        phases.add("(in parallel: log open + environment record", opening.nanos());
+        phases.note(")");
         AgentMain.setWriter(w);
         Run run = Run.recording(new Recorder(w));
         NetRuntime net = new NetRuntime(run, config.commit().equals("pessimistic"));
-        install(run, net, inst, config, disabled);
-        closeAtExit(w, net);
-    }
-
-    /** The hooks' runtime first (the selector hook needs it), then the instrumentation, then the determinants. */
-    private static void install(Run run, NetRuntime net, Instrumentation inst, AgentConfig config, Set<String> disabled)
-            throws Exception {
         dev.revenant.bridge.NetHooks.install(net);
-        Instrumenter.install(inst, config.exclude(), disabled);
         Hooks.install(run);
         Hooks.threadLocalRandomInit(); // the main thread's seed, if the JDK gave it one before us
+        closeAtExit(w, net);
     }
 
     /** At exit: held output leaves (bounded wait), then the log closes. */
@@ -103,8 +129,8 @@ final class Session {
         }, "revenant-shutdown"));
     }
 
-    private static void replay(AgentConfig config, AppFingerprint fp, Instrumentation inst, Set<String> disabled)
-            throws Exception {
+    private static void replay(AgentConfig config, AppFingerprint fp, Instrumentation inst, Set<String> disabled,
+                               StartupPhases phases) throws Exception {
         boolean recover = config.role().equals("recover");
         LogReader reader = LogReader.open(config.log(), LogReader.Mode.STRICT);
         LogRecord first = reader.next();
@@ -147,13 +173,17 @@ final class Session {
                     + "): the recorded run got this far");
             Runtime.getRuntime().halt(0);
         }, recovery == null ? (n, p) -> { } : recovery::progress);
+        phases.mark("log read");
         Run run = Run.replaying(replayer, recovery);
         NetRuntime net = new NetRuntime(run, config.commit().equals("pessimistic"));
         if (recovery != null) {
             recovery.attach(run, net);
             Console.suppress();
         }
-        install(run, net, inst, config, disabled);
+        dev.revenant.bridge.NetHooks.install(net);
+        Instrumenter.install(inst, config.exclude(), disabled, phases);
+        Hooks.install(run);
+        Hooks.threadLocalRandomInit();
         if (recovery == null) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> AgentLog.info("replay ended with the program's own "
                     + "exit after " + replayer.replayed() + " determinants"), "revenant-shutdown"));
