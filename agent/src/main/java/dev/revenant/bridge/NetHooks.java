@@ -571,6 +571,20 @@ public final class NetHooks {
         return t == null ? live : impl.bindAddress(t, fd, live);
     }
 
+    /**
+     * Entry of {@code FileChannelImpl.transferTo}: into a socket the bytes leave by sendfile, neither
+     * held by output commit nor seen by the write hooks. Plain-ASM call site: never throws.
+     */
+    public static void transferringTo(Object target) {
+        try {
+            if (target != null && target.getClass().getName().equals("sun.nio.ch.SocketChannelImpl")) {
+                unsupported("FileChannel.transferTo into a socket (sent at once by sendfile: not held until stable)");
+            }
+        } catch (Throwable ignored) {
+            // the transfer goes ahead
+        }
+    }
+
     /** Warns once per kind about socket use that is not recorded yet. */
     public static void unsupported(String what) {
         if (app() != null) {

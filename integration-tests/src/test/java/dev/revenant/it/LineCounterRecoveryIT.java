@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -119,35 +118,6 @@ class LineCounterRecoveryIT {
     }
 
     /** A blocking line client with a read timeout. */
-    static final class Client implements AutoCloseable {
-        final Socket s;
-        final BufferedReader in;
-        final OutputStream out;
-
-        Client(int port) throws IOException {
-            s = new Socket();
-            s.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
-            s.setSoTimeout(30_000);
-            in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
-            out = s.getOutputStream();
-        }
-
-        String call(String line) throws IOException {
-            out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
-            out.flush();
-            String r = in.readLine();
-            if (r == null) {
-                throw new IOException("connection closed");
-            }
-            return r;
-        }
-
-        @Override
-        public void close() throws IOException {
-            s.close();
-        }
-    }
-
     static void check(boolean ok, String what) {
         if (!ok) {
             throw new AssertionError(what);
@@ -155,7 +125,7 @@ class LineCounterRecoveryIT {
     }
 
     /** One INCR; checks the answer against everything told before. */
-    static void incr(Client c, Model m) throws IOException {
+    static void incr(KvRecoveryIT.Client c, Model m) throws IOException {
         m.inflight.incrementAndGet();
         String r = c.call("INCR");
         check(r.startsWith("INT "), "INCR reply " + r);
@@ -176,7 +146,7 @@ class LineCounterRecoveryIT {
     static void load(int port, Model m, long seed, AtomicBoolean killed, List<Throwable> failures) {
         Random rnd = new Random(seed);
         while (true) {
-            try (Client c = new Client(port)) {
+            try (KvRecoveryIT.Client c = new KvRecoveryIT.Client(port)) {
                 m.connections.incrementAndGet();
                 int requests = 1 + rnd.nextInt(12);
                 for (int i = 0; i < requests; i++) {
@@ -207,7 +177,7 @@ class LineCounterRecoveryIT {
     /** After a recovery: the counter and every answer against what the client and the audit were told. */
     static List<String> verify(int port, Model m, Audit audit) throws IOException {
         List<String> problems = new ArrayList<>(audit.contradictions);
-        try (Client c = new Client(port)) {
+        try (KvRecoveryIT.Client c = new KvRecoveryIT.Client(port)) {
             String r = c.call("GET");
             long v = Long.parseLong(r.substring("VALUE ".length()));
             if (v < m.maxTold.get()) {
@@ -356,7 +326,7 @@ class LineCounterRecoveryIT {
             try (JavaProcess recording = s.proc()) {
                 for (int conn = 0; conn < 3; conn++) {
                     Thread.sleep(400); // an accept timeout or so
-                    try (Client c = new Client(s.port())) {
+                    try (KvRecoveryIT.Client c = new KvRecoveryIT.Client(s.port())) {
                         for (int i = 0; i < 4; i++) {
                             check(c.call("INCR").startsWith("INT "), "INCR");
                         }

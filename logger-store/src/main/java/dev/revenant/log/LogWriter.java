@@ -425,6 +425,11 @@ public final class LogWriter implements AutoCloseable {
         return base + claim.get() - 1;
     }
 
+    /** True once {@link #close} was called: appends are refused from then on, which is no failure. */
+    public boolean isClosing() {
+        return closing;
+    }
+
     /** The latched error, or null while the writer is healthy. */
     public IOException failure() {
         return failure;

@@ -139,6 +139,10 @@ public final class Instrumenter {
                 Advice.to(NetAdvice.ImplClose.class).on(named("close").and(takesArguments(0))),
                 Advice.to(NetAdvice.ImplShutdownOutput.class).on(named("shutdownOutput").and(takesArguments(0))),
                 Advice.to(NetAdvice.BindAddress.class).on(named("getOption").and(takesArguments(int.class)))));
+        // FileChannel.transferTo into a socket goes out by sendfile, past the socket hooks: said once.
+        jdk.addAsm("sun.nio.ch.FileChannelImpl",
+                JdkEntryRewrite.atEntry("transferTo", "(JJLjava/nio/channels/WritableByteChannel;)J", "transferringTo",
+                        "(Ljava/lang/Object;)V", 5).callingInto("dev/revenant/bridge/NetHooks"));
         jdk.addAsm("java.nio.channels.spi.AbstractInterruptibleChannel",
                 JdkEntryRewrite.atEntry("close", "()V", "closing", "(Ljava/lang/Object;)V", 0)
                         .callingInto("dev/revenant/bridge/NetHooks"));

@@ -236,8 +236,11 @@ final class NetRuntime implements NetHooks.Net {
 
     // ---------------------------------------------------------------- bind
 
-    @Override
-    public Object bindEnter(ThreadState t, Object channel, int fd, SocketAddress requested, int backlog) {
+    /**
+     * Replay of a bind: the connection it registered (its recorded address in {@code local}), the
+     * recorded failure to throw, or null when this thread is live.
+     */
+    private Object replayBind(ThreadState t, int fd) {
         LogRecord r = run.take(t, NetHooks.BIND);
         if (r == null) {
             return null;
@@ -249,6 +252,15 @@ final class NetRuntime implements NetHooks.Net {
         }
         Conn c = register(id, fd);
         c.local = NetCodec.getAddress(b);
+        return c;
+    }
+
+    @Override
+    public Object bindEnter(ThreadState t, Object channel, int fd, SocketAddress requested, int backlog) {
+        Object replayed = replayBind(t, fd);
+        if (!(replayed instanceof Conn c)) {
+            return replayed;
+        }
         c.hidden = (ServerSocketChannel) channel;
         c.backlog = backlog;
         synchronized (hiddenServers) {
@@ -604,18 +616,11 @@ final class NetRuntime implements NetHooks.Net {
 
     @Override
     public Object implBindEnter(ThreadState t, Object impl, int fd, InetAddress host, int port) {
-        LogRecord r = run.take(t, NetHooks.BIND);
-        if (r == null) {
-            return null;
+        Object replayed = replayBind(t, fd);
+        if (!(replayed instanceof Conn c)) {
+            return replayed;
         }
-        ByteBuffer b = NetCodec.read(r.payload());
-        long id = b.getLong();
-        if (b.get() != 0) {
-            return failure(NetCodec.rest(b));
-        }
-        InetSocketAddress bound = NetCodec.getAddress(b);
-        Conn c = register(id, fd);
-        c.local = bound;
+        InetSocketAddress bound = (InetSocketAddress) c.local;
         c.hiddenImpl = impl;
         c.bindHost = host;
         c.backlog = -1;

@@ -24,7 +24,8 @@ final class Recorder implements Determinants {
     /** Appends one determinant of the calling thread; its position, or -1 if the log failed. */
     long append(ThreadState t, int kind, byte[] payload) {
         long p = log.append(DeterminantCodec.recordType(kind), t.vid, t.seq++, payload);
-        if (p < 0 && !reportedFailure) {
+        // A log closed at JVM exit (our shutdown hook) while app threads still run is no failure.
+        if (p < 0 && !reportedFailure && !log.isClosing()) {
             reportedFailure = true;
             AgentLog.error("recording stopped: the log " + log.directory() + " cannot take more records ("
                     + (log.failure() == null ? "closed" : log.failure().getMessage())
