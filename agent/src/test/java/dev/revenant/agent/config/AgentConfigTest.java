@@ -62,5 +62,15 @@ class AgentConfigTest {
                 .hasMessageContaining("is not key=value");
         assertThatThrownBy(() -> AgentConfig.parse("log=", Map.of(), new Properties()))
                 .hasMessageContaining("log= is empty");
+        assertThatThrownBy(() -> AgentConfig.parse("disable=network", Map.of(), new Properties()))
+                .hasMessage("disable=network: expected clocks, random, threads, hashes or sockets");
+    }
+
+    @Test
+    void disableTakesEveryCategoryIncludingSockets() {
+        AgentConfig c = AgentConfig.parse("disable=clocks;random;threads;hashes;sockets,commit=none", Map.of(),
+                new Properties());
+        assertThat(c.disable()).containsExactly("clocks", "random", "threads", "hashes", "sockets");
+        assertThat(c.commit()).isEqualTo("none");
     }
 }
