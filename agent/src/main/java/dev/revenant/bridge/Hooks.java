@@ -233,12 +233,12 @@ public final class Hooks {
      * Marks the thread busy while the runtime works on it: nested hooks pass straight through and
      * the runtime's own object hashing does not move the app's identity-hash sequence.
      */
-    private static boolean enter(ThreadState t) {
+    static boolean enter(ThreadState t) {
         t.busy = true;
         return IdentityHashes.pauseThread();
     }
 
-    private static void leave(ThreadState t, boolean hashesWerePaused) {
+    static void leave(ThreadState t, boolean hashesWerePaused) {
         t.busy = false;
         IdentityHashes.resumeThread(hashesWerePaused);
     }

@@ -144,13 +144,11 @@ public final class NetHooks {
     }
 
     private static boolean enter(ThreadState t) {
-        t.busy = true;
-        return IdentityHashes.pauseThread();
+        return Hooks.enter(t);
     }
 
     private static void leave(ThreadState t, boolean hashesWerePaused) {
-        t.busy = false;
-        IdentityHashes.resumeThread(hashesWerePaused);
+        Hooks.leave(t, hashesWerePaused);
     }
 
     public static Object bindEnter(Object channel, int fd, SocketAddress requested, int backlog) {
