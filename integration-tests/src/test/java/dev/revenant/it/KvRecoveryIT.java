@@ -336,6 +336,39 @@ class KvRecoveryIT {
     }
 
     @Test
+    void aPortTakenByAnotherProcessStopsRecoveryClearlyAndLeavesTheLogAsItWas() throws Exception {
+        Path log = Files.createDirectories(tmp.resolve("taken"));
+        Server s = record(log, Map.of("REVENANT_NO_PROGRESS", "1"), "pessimistic");
+        String id;
+        try (Client c = new Client(s.port())) {
+            String r = c.call("SET greeting hello");
+            assertThat(r).startsWith("OK ");
+            id = r.substring(3);
+        }
+        kill(s);
+        Cli.Result before = Cli.run("inspect", "--log", log.toString(), "--no-records");
+        try (java.net.ServerSocket squatter = new java.net.ServerSocket()) {
+            squatter.bind(new java.net.InetSocketAddress("127.0.0.1", s.port()));
+            List<String> cmd = new ArrayList<>(List.of("recover", "--log", log.toString(), "--"));
+            cmd.addAll(serverCommand());
+            Cli.Result r = Cli.run(cmd.toArray(String[]::new));
+            assertThat(r.exit()).as(r.err()).isEqualTo(1);
+            assertThat(r.err()).contains("recovery cannot bind /127.0.0.1:" + s.port())
+                    .contains("is another process on that port?").contains("the log is unchanged")
+                    .contains("stopped before it went live (exit code 1)");
+        }
+        Cli.Result after = Cli.run("inspect", "--log", log.toString(), "--no-records");
+        assertThat(after.out()).as("no new session, no record").isEqualTo(before.out());
+        // Once the port is free the same log recovers, with the answer it gave.
+        Server r = recover(log, Map.of("REVENANT_NO_PROGRESS", "1"), s.port());
+        try (Client c = new Client(r.port())) {
+            assertThat(c.call("GET greeting")).isEqualTo("VALUE hello " + id);
+        } finally {
+            kill(r);
+        }
+    }
+
+    @Test
     void withoutTheOutboxAPowerCutContradictsAnAnswer() throws Exception {
         // commit=none sends replies before their determinants are forced; the log forces on its own
         // only every 200 ms, so a power cut right after some replies loses what they told.

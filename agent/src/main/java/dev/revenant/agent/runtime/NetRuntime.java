@@ -53,6 +53,8 @@ final class NetRuntime implements NetHooks.Net {
     private final ConcurrentHashMap<Integer, Integer> wakeupByEpfd = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
     private final List<Conn> hiddenServers = new ArrayList<>();
+    /** Set (under the hiddenServers lock) once going live bound them: a later replayed bind binds at once. */
+    private boolean serversBound;
     private ServerSocketChannel standInListener;
     private volatile boolean warnedUntracked;
 
@@ -264,7 +266,7 @@ final class NetRuntime implements NetHooks.Net {
         c.hidden = (ServerSocketChannel) channel;
         c.backlog = backlog;
         synchronized (hiddenServers) {
-            if (!run.live()) {
+            if (!serversBound) {
                 hiddenServers.add(c);
                 return channel;
             }
@@ -1100,10 +1102,14 @@ final class NetRuntime implements NetHooks.Net {
     // ---------------------------------------------------------------- going live
 
     /** Binds the hidden server sockets and interrupts the stand-ins; returns a one-line summary. */
-    String goLive(dev.revenant.log.LogWriter log) {
-        startOutput(log);
-        int bound = 0;
+    /**
+     * First step of going live, before the log is touched: binds every server socket replay kept
+     * unbound to the address it had. If one cannot be bound the process stops and the log is
+     * exactly as it was. Returns the JSON fields of the summary that say so.
+     */
+    String bindHiddenServers() {
         StringBuilder ports = new StringBuilder();
+        int bound = 0;
         synchronized (hiddenServers) {
             for (Conn c : hiddenServers) {
                 bindHidden(c);
@@ -1111,7 +1117,14 @@ final class NetRuntime implements NetHooks.Net {
                 ports.append(ports.length() == 0 ? "" : ",").append(c.local);
             }
             hiddenServers.clear();
+            serversBound = true;
         }
+        return "\"listening\":\"" + ports + "\",\"servers\":" + bound;
+    }
+
+    /** The rest of going live, once the new log session is open: output and the stand-ins' reset. */
+    String goLive(dev.revenant.log.LogWriter log) {
+        startOutput(log);
         int interrupted = 0;
         for (Conn c : byId.values()) {
             if (c.peer != null && c.peer.isOpen()) {
@@ -1119,7 +1132,7 @@ final class NetRuntime implements NetHooks.Net {
             }
             interrupt(c);
         }
-        return "\"listening\":\"" + ports + "\",\"servers\":" + bound + ",\"interruptedConnections\":" + interrupted;
+        return "\"interruptedConnections\":" + interrupted;
     }
 
     /** Binds a server socket replay kept unbound to the address it had; the process stops if it cannot. */

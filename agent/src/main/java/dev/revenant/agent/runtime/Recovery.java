@@ -58,6 +58,8 @@ final class Recovery implements Run.GoLive {
 
     @Override
     public Recorder open(Run r) throws Exception {
+        // The ports first: a service that cannot listen where it did stops before the log changes.
+        String servers = net.bindHiddenServers();
         LogWriter w = LogWriter.open(config.log(), new LogWriter.Options().fingerprint(fingerprint));
         String note = "continues the run after position " + lastPosition + " (" + replayed + " determinants replayed)";
         w.append(RecordTypes.CONTINUES, ThreadState.current().vid, 0, note.getBytes(StandardCharsets.UTF_8));
@@ -68,7 +70,7 @@ final class Recovery implements Run.GoLive {
         long millis = (System.nanoTime() - startedNanos) / 1_000_000;
         AgentLog.line(LIVE + "{\"epoch\":" + w.epoch() + ",\"replayed\":" + replayed + ",\"lastReplayedPosition\":"
                 + lastPosition + ",\"firstLivePosition\":" + w.sessionStart() + ",\"replayMillis\":" + millis + ","
-                + sockets + "}");
+                + servers + "," + sockets + "}");
         return new Recorder(w);
     }
 }
