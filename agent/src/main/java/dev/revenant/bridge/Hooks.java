@@ -29,6 +29,25 @@ public final class Hooks {
     public static final long INTERRUPTED = 2;
 
     private static volatile Determinants impl;
+    /** Run at the start of JVM shutdown while set (see {@link #setShutdownGate}). */
+    private static volatile Runnable shutdownGate;
+
+    /**
+     * What the JVM's shutdown waits for before its hooks run: the recorder sets it while its log
+     * is still opening, so that an app which exits at once does not begin shutdown (after which
+     * Chronicle cannot register its own hooks) before the log could be finished. Null to clear.
+     */
+    public static void setShutdownGate(Runnable gate) {
+        shutdownGate = gate;
+    }
+
+    /** Entry of {@code java.lang.Shutdown.exit(int)} and {@code Shutdown.shutdown()}. */
+    static void beforeShutdown() {
+        Runnable g = shutdownGate;
+        if (g != null) {
+            g.run();
+        }
+    }
 
     private Hooks() {}
 

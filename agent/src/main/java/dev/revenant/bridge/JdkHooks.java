@@ -12,6 +12,15 @@ import java.time.Instant;
 public final class JdkHooks {
     private JdkHooks() {}
 
+    /** Entry of {@code java.lang.Shutdown.exit(int)} and {@code shutdown()}: may wait, bounded, for the log. */
+    public static void beforeShutdown() {
+        try {
+            Hooks.beforeShutdown();
+        } catch (Throwable t) {
+            // shutdown goes ahead
+        }
+    }
+
     /** Return of {@code java.time.Clock.currentInstant()}. */
     public static Instant currentInstant(Instant live) {
         try {

@@ -141,4 +141,48 @@ class AgentStartupIT {
             }
         }
     }
+
+    @Test
+    void aLogThatFailsToOpenAfterMainBeganStopsTheAppWithExit2() throws Exception {
+        // With commit=pessimistic, main runs while Chronicle opens the queue. A queue that then
+        // fails to open (here: its metadata file overwritten with noise, which the checks before
+        // main do not read) must stop the app with exit 2 and say why. A test hook holds the
+        // opening back, so that main has certainly run (and returned: JVM shutdown then waits
+        // for the log) before it fails. Sockets cannot answer meanwhile: binds and replies wait
+        // for the log (KvRecoveryIT and the commit tests cover those).
+        Path log = tmp.resolve("log");
+        try (JavaProcess p = greeter("log=" + log)) {
+            assertThat(p.waitForExit(120)).as(String.join("\n", p.errLines)).isZero();
+        }
+        byte[] noise = new byte[20_000];
+        new java.util.Random(7).nextBytes(noise);
+        Files.write(log.resolve("metadata.cq4t"), noise);
+        List<String> cmd = List.of(JavaProcess.javaBin(), "-javaagent:" + Cli.agentJar() + "=log=" + log,
+                "-cp", demoJar().toString(), "dev.revenant.demo.Greeter", "Ada");
+        try (JavaProcess p = JavaProcess.start(Map.of("REVENANT_TEST_DELAY_QUEUE_OPEN", "2000"), cmd)) {
+            assertThat(p.waitForExit(60)).as(String.join("\n", p.errLines)).isEqualTo(2);
+            assertThat(p.lines).as("main ran before the log failed").anyMatch(l -> l.startsWith("hello, Ada"));
+            assertThat(p.errLines).anyMatch(l -> l.startsWith("revenant: agent start-up failed: the log " + log)
+                    && l.contains("metadata.cq4t") && l.contains("the app is stopped (exit 2)"));
+        }
+    }
+
+    @Test
+    void anAppThatExitsBeforeItsLogOpenedLeavesASoundLog() throws Exception {
+        // JVM shutdown waits for a log that is still opening (Chronicle cannot initialise once
+        // shutdown began): the app's exit code stays its own and the log holds its run.
+        Path log = tmp.resolve("log");
+        List<String> cmd = List.of(JavaProcess.javaBin(), "-javaagent:" + Cli.agentJar() + "=log=" + log,
+                "-cp", demoJar().toString(), "dev.revenant.demo.Greeter", "Ada");
+        try (JavaProcess p = JavaProcess.start(Map.of("REVENANT_TEST_DELAY_QUEUE_OPEN", "1500"), cmd)) {
+            assertThat(p.waitForExit(60)).as(String.join("\n", p.errLines)).isZero();
+            assertThat(p.errLines).isEmpty();
+        }
+        Cli.Result r = Cli.run("verify", "--log", log.toString());
+        assertThat(r.exit()).as(r.out() + r.err()).isZero();
+        Cli.Result replay = Cli.run("replay", "--log", log.toString(), "--", JavaProcess.javaBin(), "-cp",
+                demoJar().toString(), "dev.revenant.demo.Greeter", "Ada");
+        assertThat(replay.exit()).as(replay.out() + replay.err()).isZero();
+        assertThat(replay.out()).contains("hello, Ada");
+    }
 }

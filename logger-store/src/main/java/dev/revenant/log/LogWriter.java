@@ -80,6 +80,7 @@ public final class LogWriter implements AutoCloseable {
         long idleForceNanos = TimeUnit.MILLISECONDS.toNanos(20);
         long periodicForceNanos = TimeUnit.MILLISECONDS.toNanos(200);
         boolean force = true;
+        boolean awaitHeader = true;
         long stallAtPosition = -1;
 
         public Options fingerprint(AppFingerprint f) {
@@ -95,6 +96,18 @@ public final class LogWriter implements AutoCloseable {
          */
         public Options fingerprintFrom(java.util.concurrent.Callable<AppFingerprint> later) {
             this.fingerprintLater = later;
+            return this;
+        }
+
+        /**
+         * Whether {@link #open} waits until the session header is stable (the default). Without
+         * it, open returns as soon as the header is in the ring: the writer thread goes on
+         * opening the queue, and a failure there reaches the caller through {@link #failure()},
+         * {@link #awaitStable} and {@link #onStable} instead of an exception from open. Only the
+         * directory checks, the lock and the read of the previous session's tail stay in open.
+         */
+        public Options awaitHeader(boolean wait) {
+            this.awaitHeader = wait;
             return this;
         }
 
@@ -374,6 +387,9 @@ public final class LogWriter implements AutoCloseable {
                     header.previousEnd(), header.previousStable(), header.previousDroppedBytes());
         }
         long pos = append(RecordTypes.HEADER, 0, 0, header.encode());
+        if (!options.awaitHeader) {
+            return;
+        }
         try {
             if (!awaitStable(pos, 60, TimeUnit.SECONDS)) {
                 close();
@@ -657,7 +673,17 @@ public final class LogWriter implements AutoCloseable {
         }
     }
 
+    /**
+     * Test hook, never for production: {@code REVENANT_TEST_DELAY_QUEUE_OPEN=ms} makes the writer
+     * thread wait that long before it opens the queue, so that a test can show what an app that
+     * already runs does while its log is still opening.
+     */
+    private static final long DELAY_QUEUE_OPEN = parseStall(System.getenv("REVENANT_TEST_DELAY_QUEUE_OPEN"));
+
     private void openQueue() throws IOException {
+        if (DELAY_QUEUE_OPEN > 0) {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(DELAY_QUEUE_OPEN));
+        }
         SingleChronicleQueue probe = SingleChronicleQueueBuilder.binary(dir).rollCycle(ROLL_CYCLE)
                 .blockSize(options.blockSize).syncMode(SyncMode.NONE).timeoutMS(2_000)
                 .timeProvider(() -> (long) cycle * ROLL_CYCLE.lengthInMillis())

@@ -58,6 +58,9 @@ public final class Instrumenter {
      */
     static JdkTransforms jdkTransforms(Set<String> disabled) {
         JdkTransforms jdk = new JdkTransforms();
+        // Whatever is disabled: shutdown may have to wait for a log that is still opening (LogOpening).
+        jdk.addAsm("java.lang.Shutdown", JdkEntryRewrite.atEntry("exit", "(I)V", "beforeShutdown", "()V"),
+                JdkEntryRewrite.atEntry("shutdown", "()V", "beforeShutdown", "()V"));
         if (!disabled.contains("clocks")) {
             jdk.addAsm("java.time.Clock",
                     JdkEntryRewrite.returnValue("currentInstant", "()Ljava/time/Instant;", "currentInstant"));

@@ -1,5 +1,6 @@
 package dev.revenant.agent.runtime;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
@@ -10,12 +11,27 @@ import dev.revenant.log.RecordTypes;
 
 /**
  * Record mode's log work before {@code main}, on its own thread ({@code revenant-log-open}) while
- * premain's thread installs the instrumentation: {@link LogWriter#open} (header with the app
- * fingerprint, durable) and the start-up environment record, durable too. Almost all of it is the
- * first use of Chronicle (class loading and initialisation, ~170 ms on two cores; a second open
- * in the same JVM takes ~15 ms), which needs nothing the instrumentation does, and vice versa.
- * Premain {@link #join}s it before the recorder is installed, so {@code main} still starts with
- * the log open and both records on disk.
+ * premain's thread installs the instrumentation: {@link LogWriter#open} (directory checks, the
+ * writer lock, the previous session's tail, the header with the app fingerprint) and the start-up
+ * environment record. Almost all of the time is the first use of Chronicle (class loading and
+ * initialisation, ~170–240 ms on two cores; a second open in the same JVM takes ~15 ms), which
+ * needs nothing the instrumentation does, and vice versa.
+ *
+ * <p>Premain {@link #join}s it before the recorder is installed. What the join waits for depends
+ * on the mode ({@link #start}):
+ * <ul>
+ * <li><b>early</b> ({@code commit=pessimistic} with {@code strict=true}, the defaults): only
+ * until the header is in the writer's ring — the lock is held and every refusal a user can cause
+ * (a second writer, a damaged or foreign log, an unusable directory) has been said. Chronicle goes
+ * on opening on the writer thread while {@code main} runs; the app's determinants queue in the
+ * ring behind the header. Nothing the app sends can leave before its determinants are stable,
+ * which they cannot be before the header is, so no reply ever depends on a log that might not
+ * open. If the queue then fails to open, the app is stopped with exit code 2, as premain would
+ * have stopped it.</li>
+ * <li><b>durable</b> (otherwise): until the header and the environment record are on disk, as
+ * {@code commit=none} releases output at once and {@code strict=false} must still be able to run
+ * the app unrecorded if the log does not open.</li>
+ * </ul>
  *
  * <p>It must be started before {@code Thread.start} is instrumented: a thread started by the
  * main thread afterwards would count as main's child and shift the virtual ids of the app's own
@@ -24,9 +40,11 @@ import dev.revenant.log.RecordTypes;
 final class LogOpening {
     private final FutureTask<LogWriter> task;
     private final Thread thread;
+    private final boolean early;
     private volatile long nanos;
 
-    private LogOpening(Path log, long mainVid) {
+    private LogOpening(Path log, long mainVid, boolean early) {
+        this.early = early;
         this.task = new FutureTask<>(() -> {
             long t0 = System.nanoTime();
             try {
@@ -39,19 +57,60 @@ final class LogOpening {
         thread.setDaemon(true);
     }
 
-    /** Starts opening {@code log}; the environment record is written under {@code mainVid}. */
-    static LogOpening start(Path log, long mainVid) {
-        LogOpening o = new LogOpening(log, mainVid);
+    /**
+     * Starts opening {@code log}; the environment record is written under {@code mainVid}.
+     * {@code early}: {@link #join} returns before the log is durable (see the class comment).
+     */
+    static LogOpening start(Path log, long mainVid, boolean early) {
+        LogOpening o = new LogOpening(log, mainVid, early);
         o.thread.start();
         return o;
     }
 
-    private static LogWriter open(Path log, long mainVid) throws Exception {
+    private LogWriter open(Path log, long mainVid) throws Exception {
+        long launched = System.nanoTime();
         // The fingerprint is hashed while the writer thread opens the queue.
-        LogWriter w = LogWriter.open(log, new LogWriter.Options().fingerprintFrom(LogOpening::fingerprint));
+        LogWriter w = LogWriter.open(log, new LogWriter.Options().fingerprintFrom(LogOpening::fingerprint)
+                .awaitHeader(!early));
         try {
             long p = w.append(RecordTypes.ENVIRONMENT, mainVid, 0, EnvironmentSnapshot.live().encode());
-            w.awaitStable(p);
+            if (!early) {
+                w.awaitStable(p);
+                return w;
+            }
+            if (p < 0) {
+                throw w.failure() != null ? w.failure() : new IOException("log " + log + " refused the first record");
+            }
+            // An app that exits before the queue has opened must not start the JVM's shutdown yet:
+            // Chronicle registers shutdown hooks as its classes initialise, which fails once
+            // shutdown began, and the log could not be finished. Bounded: a log that takes longer
+            // than this to open has failed in all but name.
+            dev.revenant.bridge.Hooks.setShutdownGate(() -> {
+                try {
+                    w.awaitStable(p, 30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (IOException | RuntimeException e) {
+                    // failed: the listener below reports it
+                }
+            });
+            w.onStable(p, new LogWriter.StableListener() {
+                @Override
+                public void stable(long position) {
+                    dev.revenant.bridge.Hooks.setShutdownGate(null);
+                    if (StartupPhases.debug()) {
+                        AgentLog.info(String.format(java.util.Locale.ROOT, "startup: log durable wallMillis=%d "
+                                + "(header and environment record forced %.1f ms after the opening began)",
+                                System.currentTimeMillis(), (System.nanoTime() - launched) / 1e6));
+                    }
+                }
+
+                @Override
+                public void failed(long position, IOException cause) {
+                    if (w.isClosing() && w.failure() == null) {
+                        return; // the app exited before the log was durable: close() reports that
+                    }
+                    openingFailed(log, cause);
+                }
+            });
             return w;
         } catch (Throwable t) {
             try {
@@ -60,6 +119,20 @@ final class LogOpening {
                 t.addSuppressed(suppressed);
             }
             throw t;
+        }
+    }
+
+    /**
+     * The queue did not open (or the first force failed) after {@code main} began: the app cannot
+     * be recorded. Held output never left, so stopping now loses no answer the app gave; going on
+     * would run it unrecorded behind the user's back. Called on the writer thread.
+     */
+    private static void openingFailed(Path log, IOException cause) {
+        try {
+            AgentLog.error("agent start-up failed: the log " + log + " could not be opened for writing: "
+                    + cause.getMessage() + " — the app is stopped (exit 2); no reply it produced left the process");
+        } finally {
+            Runtime.getRuntime().halt(2);
         }
     }
 
@@ -85,6 +158,11 @@ final class LogOpening {
             }
             throw e;
         }
+    }
+
+    /** Whether {@link #join} returns before the log is durable. */
+    boolean early() {
+        return early;
     }
 
     /** How long the opening took on its thread (after {@link #join}). */

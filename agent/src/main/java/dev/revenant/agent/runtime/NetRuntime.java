@@ -58,41 +58,53 @@ final class NetRuntime implements NetHooks.Net {
     private ServerSocketChannel standInListener;
     private volatile boolean warnedUntracked;
 
-    private static final MethodHandle EPOLL_WAIT;
-    private static final MethodHandle SOCKET_FD;
-    private static final MethodHandle SERVER_FD;
-    private static final MethodHandle EVENTFD_FD;
-    private static final MethodHandle GET_INT;
-    private static final MethodHandle PUT_INT;
-    private static final int EVENT_SIZE;
-    private static final int EVENTS_OFFSET;
-    private static final int FD_OFFSET;
+    /**
+     * The JDK internals the socket hooks use. A holder of its own: loading it loads
+     * {@code SocketChannelImpl} and friends, whose transformation is the agent's first use of
+     * ByteBuddy (~200 ms on two cores). Recording initialises it on a background thread while
+     * {@code main} starts ({@link #prepareInBackground}); an app thread that needs it earlier waits
+     * for that initialisation, as the JVM makes every thread wait for a class being initialised.
+     */
+    static final class Jdk {
+        static final MethodHandle EPOLL_WAIT;
+        static final MethodHandle SOCKET_FD;
+        static final MethodHandle SERVER_FD;
+        static final MethodHandle EVENTFD_FD;
+        static final MethodHandle GET_INT;
+        static final MethodHandle PUT_INT;
+        static final int EVENT_SIZE;
+        static final int EVENTS_OFFSET;
+        static final int FD_OFFSET;
 
-    static {
-        try {
-            MethodHandles.Lookup l = MethodHandles.lookup();
-            Class<?> epoll = Class.forName("sun.nio.ch.EPoll");
-            MethodHandles.Lookup el = MethodHandles.privateLookupIn(epoll, l);
-            EPOLL_WAIT = el.findStatic(epoll, "wait", MethodType.methodType(int.class, int.class, long.class, int.class,
-                    int.class));
-            EVENT_SIZE = (int) el.findStaticVarHandle(epoll, "SIZEOF_EPOLLEVENT", int.class).get();
-            EVENTS_OFFSET = (int) el.findStaticVarHandle(epoll, "OFFSETOF_EVENTS", int.class).get();
-            FD_OFFSET = (int) el.findStaticVarHandle(epoll, "OFFSETOF_FD", int.class).get();
-            Class<?> sc = Class.forName("sun.nio.ch.SocketChannelImpl");
-            SOCKET_FD = MethodHandles.privateLookupIn(sc, l).findGetter(sc, "fdVal", int.class)
-                    .asType(MethodType.methodType(int.class, Object.class));
-            Class<?> ssc = Class.forName("sun.nio.ch.ServerSocketChannelImpl");
-            SERVER_FD = MethodHandles.privateLookupIn(ssc, l).findGetter(ssc, "fdVal", int.class)
-                    .asType(MethodType.methodType(int.class, Object.class));
-            Class<?> ev = Class.forName("sun.nio.ch.EventFD");
-            EVENTFD_FD = MethodHandles.privateLookupIn(ev, l).findGetter(ev, "efd", int.class)
-                    .asType(MethodType.methodType(int.class, Object.class));
-            Class<?> u = Class.forName("jdk.internal.misc.Unsafe");
-            Object unsafe = u.getMethod("getUnsafe").invoke(null);
-            GET_INT = l.findVirtual(u, "getInt", MethodType.methodType(int.class, long.class)).bindTo(unsafe);
-            PUT_INT = l.findVirtual(u, "putInt", MethodType.methodType(void.class, long.class, int.class)).bindTo(unsafe);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
+        static {
+            try {
+                MethodHandles.Lookup l = MethodHandles.lookup();
+                Class<?> epoll = Class.forName("sun.nio.ch.EPoll");
+                MethodHandles.Lookup el = MethodHandles.privateLookupIn(epoll, l);
+                EPOLL_WAIT = el.findStatic(epoll, "wait", MethodType.methodType(int.class, int.class, long.class, int.class,
+                        int.class));
+                EVENT_SIZE = (int) el.findStaticVarHandle(epoll, "SIZEOF_EPOLLEVENT", int.class).get();
+                EVENTS_OFFSET = (int) el.findStaticVarHandle(epoll, "OFFSETOF_EVENTS", int.class).get();
+                FD_OFFSET = (int) el.findStaticVarHandle(epoll, "OFFSETOF_FD", int.class).get();
+                Class<?> sc = Class.forName("sun.nio.ch.SocketChannelImpl");
+                SOCKET_FD = MethodHandles.privateLookupIn(sc, l).findGetter(sc, "fdVal", int.class)
+                        .asType(MethodType.methodType(int.class, Object.class));
+                Class<?> ssc = Class.forName("sun.nio.ch.ServerSocketChannelImpl");
+                SERVER_FD = MethodHandles.privateLookupIn(ssc, l).findGetter(ssc, "fdVal", int.class)
+                        .asType(MethodType.methodType(int.class, Object.class));
+                Class<?> ev = Class.forName("sun.nio.ch.EventFD");
+                EVENTFD_FD = MethodHandles.privateLookupIn(ev, l).findGetter(ev, "efd", int.class)
+                        .asType(MethodType.methodType(int.class, Object.class));
+                Class<?> u = Class.forName("jdk.internal.misc.Unsafe");
+                Object unsafe = u.getMethod("getUnsafe").invoke(null);
+                GET_INT = l.findVirtual(u, "getInt", MethodType.methodType(int.class, long.class)).bindTo(unsafe);
+                PUT_INT = l.findVirtual(u, "putInt", MethodType.methodType(void.class, long.class, int.class)).bindTo(unsafe);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        private Jdk() {
         }
     }
 
@@ -150,8 +162,37 @@ final class NetRuntime implements NetHooks.Net {
         }
     }
 
-    static void touch() {
-        // loads the class (and checks the JDK internals it needs) before any hook can call it
+    /** Initialises {@link Jdk} now, on this thread (replay: the same moment in every run). */
+    static void prepareJdk() {
+        try {
+            Class.forName(Jdk.class.getName(), true, Jdk.class.getClassLoader());
+        } catch (ClassNotFoundException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Initialises {@link Jdk} on an agent thread ({@code revenant-prepare-net}) so that {@code main}
+     * need not wait for it. If the JDK lacks what the hooks need, sockets cannot be recorded: the
+     * app is stopped with exit 2 (strict) before any socket output could leave, as premain would
+     * have stopped it.
+     */
+    static void prepareInBackground() {
+        Thread t = new Thread(() -> {
+            try {
+                prepareJdk();
+            } catch (Throwable e) {
+                Throwable c = e instanceof ExceptionInInitializerError && e.getCause() != null ? e.getCause() : e;
+                try {
+                    AgentLog.error("agent start-up failed: this JDK lacks the socket internals the agent records ("
+                            + c + ") — the app is stopped (exit 2); run with disable=sockets to record without them");
+                } finally {
+                    Runtime.getRuntime().halt(2);
+                }
+            }
+        }, "revenant-prepare-net");
+        t.setDaemon(true);
+        t.start();
     }
 
     // ---------------------------------------------------------------- helpers
@@ -173,7 +214,7 @@ final class NetRuntime implements NetHooks.Net {
 
     private static int fdOf(Object socketChannel) {
         try {
-            return (int) SOCKET_FD.invokeExact(socketChannel);
+            return (int) Jdk.SOCKET_FD.invokeExact(socketChannel);
         } catch (Throwable e) {
             return -1;
         }
@@ -181,7 +222,7 @@ final class NetRuntime implements NetHooks.Net {
 
     private static int serverFdOf(Object serverChannel) {
         try {
-            return (int) SERVER_FD.invokeExact(serverChannel);
+            return (int) Jdk.SERVER_FD.invokeExact(serverChannel);
         } catch (Throwable e) {
             return -1;
         }
@@ -1001,7 +1042,7 @@ final class NetRuntime implements NetHooks.Net {
     @Override
     public void selectorOpened(int epfd, Object eventfd) {
         try {
-            wakeupByEpfd.put(epfd, (int) EVENTFD_FD.invokeExact(eventfd));
+            wakeupByEpfd.put(epfd, (int) Jdk.EVENTFD_FD.invokeExact(eventfd));
         } catch (Throwable e) {
             AgentLog.warn("cannot find the wake-up descriptor of a selector: " + e);
         }
@@ -1036,9 +1077,9 @@ final class NetRuntime implements NetHooks.Net {
                     }
                     fd = c.fd;
                 }
-                long at = address + (long) i * EVENT_SIZE;
-                PUT_INT.invokeExact(at + EVENTS_OFFSET, events);
-                PUT_INT.invokeExact(at + FD_OFFSET, fd);
+                long at = address + (long) i * Jdk.EVENT_SIZE;
+                Jdk.PUT_INT.invokeExact(at + Jdk.EVENTS_OFFSET, events);
+                Jdk.PUT_INT.invokeExact(at + Jdk.FD_OFFSET, fd);
             }
         } catch (Throwable e) {
             AgentLog.error("replay cannot write a ready set into the selector: " + e);
@@ -1055,7 +1096,7 @@ final class NetRuntime implements NetHooks.Net {
     /** The JDK's own native wait. */
     static int liveEpollWait(int epfd, long address, int max, int timeout) throws IOException {
         try {
-            return (int) EPOLL_WAIT.invokeExact(epfd, address, max, timeout);
+            return (int) Jdk.EPOLL_WAIT.invokeExact(epfd, address, max, timeout);
         } catch (IOException | RuntimeException | Error e) {
             throw e;
         } catch (Throwable e) {
@@ -1072,9 +1113,9 @@ final class NetRuntime implements NetHooks.Net {
         ByteBuffer b = NetCodec.buffer(NetHooks.SELECT, 5 + 16 * n).putInt(n);
         try {
             for (int i = 0; i < n; i++) {
-                long at = address + (long) i * EVENT_SIZE;
-                int events = (int) GET_INT.invokeExact(at + EVENTS_OFFSET);
-                int fd = (int) GET_INT.invokeExact(at + FD_OFFSET);
+                long at = address + (long) i * Jdk.EVENT_SIZE;
+                int events = (int) Jdk.GET_INT.invokeExact(at + Jdk.EVENTS_OFFSET);
+                int fd = (int) Jdk.GET_INT.invokeExact(at + Jdk.FD_OFFSET);
                 long conn = wakeup != null && fd == wakeup ? NetCodec.WAKEUP : idOf(fd);
                 if (conn == NetCodec.UNTRACKED && !warnedUntracked) {
                     warnedUntracked = true;

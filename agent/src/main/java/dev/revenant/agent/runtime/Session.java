@@ -43,7 +43,9 @@ final class Session {
         // Record: the log opens on its own thread while this one instruments (see LogOpening;
         // started before Thread.start is instrumented).
         LogOpening opening = "record".equals(config.role())
-                ? LogOpening.start(config.log(), ThreadState.current().vid) : null;
+                ? LogOpening.start(config.log(), ThreadState.current().vid,
+                        config.strict() && config.commit().equals("pessimistic"))
+                : null;
         try {
             start(config, inst, phases, opening);
         } catch (Throwable t) {
@@ -89,6 +91,8 @@ final class Session {
     private static void record(AgentConfig config, LogOpening opening, Instrumentation inst, Set<String> disabled,
                                StartupPhases phases) throws Exception {
         Instrumenter.Installed installed = Instrumenter.install(inst, config.exclude(), disabled, phases);
+        // The socket classes' transformation (ByteBuddy's first use) goes on while main starts.
+        NetRuntime.prepareInBackground();
         // While the log is still opening: initialise what installing the recorder runs for the
         // first time (JdkAccess builds method handles for the ThreadLocalRandom fields), so that
         // less of it is left for after the wait.
@@ -106,7 +110,8 @@ final class Session {
             throw t;
         }
         phases.mark("waiting for the log");
-        phases.add("(in parallel: log open + environment record", opening.nanos());
+        phases.add(opening.early() ? "(in parallel: lock, tail, fingerprint, header queued; the queue opens on"
+                + " while main runs" : "(in parallel: log open + environment record", opening.nanos());
         phases.note(")");
         AgentMain.setWriter(w);
         Run run = Run.recording(new Recorder(w));
@@ -175,6 +180,7 @@ final class Session {
         }, recovery == null ? (n, p) -> { } : recovery::progress);
         phases.mark("log read");
         Run run = Run.replaying(replayer, recovery);
+        NetRuntime.prepareJdk();
         NetRuntime net = new NetRuntime(run, config.commit().equals("pessimistic"));
         if (recovery != null) {
             recovery.attach(run, net);

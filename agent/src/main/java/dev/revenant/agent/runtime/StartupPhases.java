@@ -8,6 +8,11 @@ import java.util.Locale;
  * report. Always on: a phase costs one {@code System.nanoTime()} and a few string appends.
  */
 public final class StartupPhases {
+    /** Whether start-up timing was asked for ({@code REVENANT_DEBUG_STARTUP=1}). */
+    static boolean debug() {
+        return "1".equals(System.getenv("REVENANT_DEBUG_STARTUP")) || Boolean.getBoolean("revenant.debug.startup");
+    }
+
     private final StringBuilder text = new StringBuilder();
     private long last = System.nanoTime();
 
