@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Summary of an end-to-end run (benchmarks/e2e/run.sh): a Markdown table with the figures, the
-ratios against the run without the agent and the target verdicts, printed and optionally written to
-a file; a PNG chart as well if matplotlib happens to be installed (skipped silently otherwise).
+"""Summary of an end-to-end run (benchmarks/e2e/run.sh): per demo app a Markdown table with the
+figures, the ratios against the run without the agent and the target verdicts, printed and
+optionally written to a file; optionally the medians as a tab-separated file that
+benchmarks/src/main/java/dev/revenant/bench/e2e/Chart.java draws as a PNG.
 
-    python3 benchmarks/e2e/report.py benchmarks/results/e2e-<stamp>.json [--md out.md] [--png out.png]
+    python3 benchmarks/e2e/report.py benchmarks/results/e2e-<stamp>.json [--md out.md] [--chart-data out.tsv]
 
-Python 3 standard library only (matplotlib optional)."""
+Python 3 standard library only."""
 
 import argparse
 import json
@@ -48,9 +49,36 @@ def verdict(ok):
     return "**met**" if ok else "**missed**"
 
 
+APP_NAMES = {"kv": "KvServer (NIO selector, 1 thread)", "http": "HttpCounter (the JDK's HttpServer)",
+             "line": "LineCounter (blocking java.net sockets, 1 connection at a time)"}
+APP_MIX = {"kv": "50 % SET / 30 % GET / 20 % INCR", "http": "50 % POST /incr / 50 % GET /get, keep-alive",
+           "line": "50 % INCR / 50 % GET, one client"}
+
+
 def report(data):
     s = data["settings"]
-    runs = data["runs"]
+    apps = s.get("apps", "kv").split()
+    head = []
+    fs = data["fs"]
+    head.append(f"# End-to-end: the demo apps with and without the agent ({data['stamp']})")
+    head.append("")
+    head.append(f"{data['java']}; {data['cpus']} CPUs; {data['kernel']}; source `{data['git']}`. "
+                f"Logs in `{fs['dir']}` on `{fs['device']}` ({fs['type']}, mounted at `{fs['mount']}`).")
+    head.append("")
+    text = "\n".join(head) + "\n"
+    chart_rows = []
+    for app in apps:
+        runs = [r for r in data["runs"] if r.get("app", "kv") == app]
+        if not runs:
+            continue
+        t, rows = report_app(data, app, runs)
+        text += t
+        chart_rows += rows
+    return text, chart_rows
+
+
+def report_app(data, app, runs):
+    s = data["settings"]
     configs = [c for c in s["configs"].split() if any(r["config"] == c for r in runs)]
     by_config = {c: [r for r in runs if r["config"] == c] for c in configs}
     by_rep = {}
@@ -76,21 +104,20 @@ def report(data):
 
     lines = []
     add = lines.append
-    fs = data["fs"]
-    add(f"# End-to-end: KvServer with and without the agent ({data['stamp']})")
+    clients = runs[0]["load"].get("clients", s["clients"])
+    add(f"## {APP_NAMES.get(app, app)}")
     add("")
-    add(f"{data['java']}; {data['cpus']} CPUs; {data['kernel']}; source `{data['git']}`. "
-        f"Logs in `{fs['dir']}` on `{fs['device']}` ({fs['type']}, mounted at `{fs['mount']}`).")
-    add(f"Load: {s['clients']} closed-loop clients, {s['warmup_s']} s warm-up + {s['duration_s']} s measured, "
-        f"50 % SET / 30 % GET / 20 % INCR over {s['keys']} keys, {s['value_size']}-byte values, "
-        f"{s['ttl_share']} % of SETs with a ttl. Server heap `{s['server_heap']}` in every configuration"
+    add(f"Load: {clients} closed-loop client(s), {s['warmup_s']} s warm-up + {s['duration_s']} s measured, "
+        f"{APP_MIX.get(app, '')}"
+        + (f" over {s['keys']} keys, {s['value_size']}-byte values, {s['ttl_share']} % of SETs with a ttl" if app == "kv" else "")
+        + f". Server heap `{s['server_heap']}` in every configuration"
         + (f", options `{s['server_opts']}`" if s["server_opts"] else "")
         + f". {len(reps)} repetitions, configurations interleaved (odd repetitions in the order above, even ones reversed).")
     add("")
     add("Medians over the repetitions. *vs no agent*: throughput divided by the no-agent throughput of the "
         "same repetition. *log B/req*: growth of the log directory's allocated size during the load, "
         "divided by every request the server answered (warm-up included). *CPU µs/req*: the server's "
-        "user+system CPU during the load per request. *start-up*: spawn to the `kv listening on` line.")
+        "user+system CPU during the load per request. *start-up*: spawn to the app's `listening on` line.")
     add("")
     add("| configuration | throughput (req/s) | vs no agent | p50 (µs) | p99 (µs) | p99.9 (µs) | log B/req | CPU µs/req | start-up (ms) | errors |")
     add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -164,57 +191,34 @@ def report(data):
             f"| {fmt(per_request(r, r['server_cpu_s'] * 1e6))} | {fmt(r['startup_ms'], 0)} | {r['load_avg']} | {l['errors']} |")
     add("")
     add("</details>")
-    return "\n".join(lines) + "\n", configs, by_config
-
-
-def chart(path, configs, by_config):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except Exception:
-        return  # no matplotlib: no chart
-    try:
-        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-        labels = [NAMES[c] for c in configs]
-        xs = range(len(configs))
-        left.bar(xs, [median(r["load"]["throughput"] for r in by_config[c]) for c in configs], color="#8fb3d9")
-        for i, c in enumerate(configs):
-            left.plot([i] * len(by_config[c]), [r["load"]["throughput"] for r in by_config[c]], "k.")
-        left.set_xticks(list(xs))
-        left.set_xticklabels(labels, rotation=15, fontsize=8)
-        left.set_ylabel("requests/s (bars: median, dots: runs)")
-        width = 0.4
-        right.bar([i - width / 2 for i in xs], [median(r["load"]["p50_us"] for r in by_config[c]) for c in configs],
-                  width, label="p50")
-        right.bar([i + width / 2 for i in xs], [median(r["load"]["p99_us"] for r in by_config[c]) for c in configs],
-                  width, label="p99")
-        right.set_xticks(list(xs))
-        right.set_xticklabels(labels, rotation=15, fontsize=8)
-        right.set_ylabel("latency (µs, median of runs)")
-        right.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        print(f"chart:    {path}")
-    except Exception as e:  # a chart is a bonus; never fail the report for it
-        print(f"report.py: no chart ({e})", file=sys.stderr)
+    add("")
+    rows = []
+    for c in configs:
+        rs = by_config[c]
+        ratio = median(ratios(c)) if c != "no-agent" else 1.0
+        rows.append((app, NAMES[c], median(r["load"]["throughput"] for r in rs), median(r["load"]["p50_us"] for r in rs),
+                     median(r["load"]["p99_us"] for r in rs), ratio))
+    return "\n".join(lines) + "\n", rows
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("json")
     ap.add_argument("--md", help="also write the Markdown here")
-    ap.add_argument("--png", help="also draw a chart here if matplotlib is installed")
+    ap.add_argument("--chart-data", help="also write the medians here (tab-separated) for Chart.java")
     a = ap.parse_args()
     with open(a.json, encoding="utf-8") as f:
         data = json.load(f)
-    text, configs, by_config = report(data)
+    text, rows = report(data)
     print(text)
     if a.md:
         with open(a.md, "w", encoding="utf-8") as f:
             f.write(text)
-    if a.png:
-        chart(a.png, configs, by_config)
+    if a.chart_data:
+        with open(a.chart_data, "w", encoding="utf-8") as f:
+            f.write("app\tconfiguration\tthroughput\tp50_us\tp99_us\tratio\n")
+            for r in rows:
+                f.write("\t".join(str(x if x is not None else "") for x in r) + "\n")
 
 
 if __name__ == "__main__":

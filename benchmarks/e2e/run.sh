@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# End-to-end cost of recording: demo-apps' KvServer under closed-loop load (KvLoad), without the
-# agent and with it (commit=none, commit=pessimistic), REPS interleaved repetitions, plus the raw
-# fdatasync latency of the log's disk (FsyncProbe). Writes benchmarks/results/e2e-<time>.{json,md}
-# (and .png if python3 has matplotlib) and prints the Markdown table.
+# End-to-end cost of recording: each demo app (KvServer, HttpCounter, LineCounter) under
+# closed-loop load (KvLoad), without the agent and with it (commit=none, commit=pessimistic), REPS
+# interleaved repetitions, plus the raw fdatasync latency of the log's disk (FsyncProbe). Writes
+# benchmarks/results/e2e-<time>.{json,md,png} and prints the Markdown tables.
 #
-#   benchmarks/e2e/run.sh                      # 5 x 3 configurations x (3 s + 10 s): about 4 minutes
+#   benchmarks/e2e/run.sh                      # 5 x 3 apps x 3 configurations x (3 s + 10 s): about 13 minutes
 #   REPS=2 WARMUP=1 DURATION=2 benchmarks/e2e/run.sh
 #
 # Environment (defaults in brackets):
 #   REPS [5]              repetitions; each runs all configurations, in the order A B C, then C B A, ...
+#   APPS [kv http line]   which demo apps: kv (KvServer, NIO), http (HttpCounter, the JDK's HttpServer,
+#                         run with -Dsun.net.httpserver.nodelay=true in every configuration), line
+#                         (LineCounter, blocking sockets, one connection at a time: always 1 client)
 #   CONFIGS               which configurations, of: none-agent commit-none commit-pessimistic [all three]
 #   WARMUP [3] DURATION [10]   KvLoad's warm-up and measured seconds per run
 #   CLIENTS [16] KEYS [10000] VALUE_SIZE [32]   KvLoad's clients, key space and value length
@@ -29,6 +32,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 SRC="$ROOT/benchmarks/src/main/java/dev/revenant/bench/e2e"
 
 REPS=${REPS:-5}
+APPS=${APPS:-"kv http line"}
 CONFIGS=${CONFIGS:-"no-agent commit-none commit-pessimistic"}
 WARMUP=${WARMUP:-3}
 DURATION=${DURATION:-10}
@@ -49,6 +53,9 @@ OUT=${OUT:-$ROOT/benchmarks/results}
 
 die() { echo "e2e: $*" >&2; exit 2; }
 
+for a in $APPS; do
+  case $a in kv|http|line) ;; *) die "unknown app '$a' in APPS (kv, http, line)" ;; esac
+done
 for c in $CONFIGS; do
   case $c in no-agent|commit-none|commit-pessimistic) ;; *) die "unknown configuration '$c' in CONFIGS" ;; esac
 done
@@ -73,7 +80,7 @@ fi
 CLASSES="$WORK/classes"
 rm -rf "$CLASSES"
 mkdir -p "$CLASSES"
-javac --release 17 -d "$CLASSES" "$SRC/KvLoad.java" "$SRC/FsyncProbe.java"
+javac --release 17 -d "$CLASSES" "$SRC/KvLoad.java" "$SRC/FsyncProbe.java" "$SRC/Chart.java"
 
 # A private copy, so that a rebuild during the run cannot change what is measured; it keeps the
 # name revenant-agent.jar, which the jar's Boot-Class-Path names.
@@ -123,10 +130,22 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# One run: start the server in configuration $2, load it, kill it, measure and delete its log.
+# What each app needs: main class, its ready line, KvLoad's protocol, clients, server options.
+app_main() { case $1 in kv) echo dev.revenant.demo.KvServer ;; http) echo dev.revenant.demo.HttpCounter ;; line) echo dev.revenant.demo.LineCounter ;; esac; }
+app_ready() { case $1 in kv) echo 'kv listening on' ;; http) echo 'http listening on' ;; line) echo 'linecounter listening on' ;; esac; }
+app_clients() { case $1 in line) echo 1 ;; *) echo "$CLIENTS" ;; esac; }
+app_opts() { case $1 in http) echo '-Dsun.net.httpserver.nodelay=true' ;; *) echo '' ;; esac; }
+
+# One run: start app $4 in configuration $2, load it, kill it, measure and delete its log.
 run_one() {
-  local rep=$1 config=$2 slot=$3
-  local log="$LOGS/$rep-$config" out="$WORK/server-$rep-$config.out" err="$WORK/server-$rep-$config.err"
+  local rep=$1 config=$2 slot=$3 app=$4
+  local log="$LOGS/$rep-$app-$config" out="$WORK/server-$rep-$app-$config.out" err="$WORK/server-$rep-$app-$config.err"
+  local ready main clients
+  ready=$(app_ready "$app")
+  main=$(app_main "$app")
+  clients=$(app_clients "$app")
+  local appopts=()
+  read -r -a appopts <<<"$(app_opts "$app")"
   local agent=()
   case $config in
     commit-none) agent=("-javaagent:$AGENT=log=$log,commit=none") ;;
@@ -139,14 +158,14 @@ run_one() {
   load_avg=$(cut -d' ' -f1 /proc/loadavg)
   local t0 t1
   t0=$(date +%s%N)
-  "$JAVA" "${HEAP[@]}" ${EXTRA[@]+"${EXTRA[@]}"} ${agent[@]+"${agent[@]}"} -cp "$DEMO" dev.revenant.demo.KvServer 0 \
-    >"$fifo" 2>"$err" &
+  "$JAVA" "${HEAP[@]}" ${EXTRA[@]+"${EXTRA[@]}"} ${appopts[@]+"${appopts[@]}"} ${agent[@]+"${agent[@]}"} -cp "$DEMO" \
+    "$main" 0 >"$fifo" 2>"$err" &
   SERVER_PID=$!
   local fd line port=
   exec {fd}<"$fifo"
   while IFS= read -r -t "$STARTUP_TIMEOUT" -u "$fd" line; do
     printf '%s\n' "$line" >>"$out"
-    if [[ $line =~ ^kv\ listening\ on\ ([0-9]+)$ ]]; then
+    if [[ $line == "$ready "* && ${line##* } =~ ^([0-9]+)$ ]]; then
       port=${BASH_REMATCH[1]}
       break
     fi
@@ -158,7 +177,7 @@ run_one() {
   rm -f "$fifo"
   if [[ -z $port ]]; then
     stop_server
-    echo "e2e: the server ($config) printed no 'kv listening on' line within ${STARTUP_TIMEOUT} s; its stderr:" >&2
+    echo "e2e: the server ($app, $config) printed no '$ready' line within ${STARTUP_TIMEOUT} s; its stderr:" >&2
     tail -20 "$err" >&2
     exit 1
   fi
@@ -168,12 +187,12 @@ run_one() {
   cpu_start=$(cpu_seconds "$SERVER_PID")
 
   local load load_rc=0
-  load=$("$JAVA" -cp "$CLASSES" dev.revenant.bench.e2e.KvLoad --port "$port" --clients "$CLIENTS" \
+  load=$("$JAVA" -cp "$CLASSES" dev.revenant.bench.e2e.KvLoad --protocol "$app" --port "$port" --clients "$clients" \
     --warmup "$WARMUP" --duration "$DURATION" --keys "$KEYS" --value-size "$VALUE_SIZE" \
     --ttl-share "$TTL_SHARE" --ttl-ms "$TTL_MS" --seed "$rep") || load_rc=$?
   if [[ $load != \{* ]]; then
     stop_server
-    die "KvLoad failed (exit $load_rc) against the server ($config): $load"
+    die "KvLoad failed (exit $load_rc) against the server ($app, $config): $load"
   fi
 
   local alive=true cpu_end log_end
@@ -186,8 +205,8 @@ run_one() {
   stderr_first=$(head -1 "$err")
   rm -rf "$log"
 
-  printf '{"rep":%d,"slot":%d,"config":"%s","startup_ms":%d,"load_avg":%s,"server_alive":%s,"server_cpu_s":%s,"log_bytes_start":%d,"log_bytes_end":%d,"server_stderr_lines":%d,"server_stderr_first":%s,"load":%s}\n' \
-    "$rep" "$slot" "$config" "$startup_ms" "$load_avg" "$alive" \
+  printf '{"rep":%d,"slot":%d,"app":"%s","config":"%s","startup_ms":%d,"load_avg":%s,"server_alive":%s,"server_cpu_s":%s,"log_bytes_start":%d,"log_bytes_end":%d,"server_stderr_lines":%d,"server_stderr_first":%s,"load":%s}\n' \
+    "$rep" "$slot" "$app" "$config" "$startup_ms" "$load_avg" "$alive" \
     "$(awk -v a="$cpu_start" -v b="$cpu_end" 'BEGIN { printf "%.3f", b - a }')" \
     "$log_start" "$log_end" "$stderr_lines" "$(json_str "$stderr_first")" "$load" >>"$RUNS"
   local thr p50 p99 errs
@@ -195,15 +214,15 @@ run_one() {
   p50=$(sed -n 's/.*"p50_us":\([0-9.]*\).*/\1/p' <<<"$load")
   p99=$(sed -n 's/.*"p99_us":\([0-9.]*\).*/\1/p' <<<"$load")
   errs=$(sed -n 's/.*"errors":\([0-9]*\).*/\1/p' <<<"$load")
-  printf '  rep %d  %-19s %10s req/s  p50 %8s us  p99 %8s us  errors %s  log %s B  start-up %d ms%s\n' \
-    "$rep" "$config" "$thr" "$p50" "$p99" "$errs" "$log_end" "$startup_ms" \
+  printf '  rep %d  %-5s %-19s %10s req/s  p50 %8s us  p99 %8s us  errors %s  log %s B  start-up %d ms%s\n' \
+    "$rep" "$app" "$config" "$thr" "$p50" "$p99" "$errs" "$log_end" "$startup_ms" \
     "$([[ $alive == true ]] || echo '  SERVER DIED')"
 }
 
 JAVA_VERSION=$("$JAVA" -version 2>&1 | head -1)
 echo "e2e: $JAVA_VERSION; $(nproc) CPUs; $(uname -sr); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "e2e: logs in $LOGS on $FS_DEVICE ($FS_KIND, mounted at $FS_MOUNT)"
-echo "e2e: $REPS repetitions of [$CONFIGS]; $CLIENTS clients, ${WARMUP} s warm-up + ${DURATION} s measured, $KEYS keys"
+echo "e2e: $REPS repetitions of apps [$APPS] x [$CONFIGS]; $CLIENTS clients (line: 1), ${WARMUP} s warm-up + ${DURATION} s measured, $KEYS keys"
 
 read -r -a ORDER <<<"$CONFIGS"
 for (( rep = 1; rep <= REPS; rep++ )); do
@@ -216,10 +235,12 @@ for (( rep = 1; rep <= REPS; rep++ )); do
     seq=()
     for (( i = ${#ORDER[@]} - 1; i >= 0; i-- )); do seq+=("${ORDER[i]}"); done
   fi
-  slot=0
-  for config in "${seq[@]}"; do
-    run_one "$rep" "$config" "$slot"
-    slot=$((slot + 1))
+  for app in $APPS; do
+    slot=0
+    for config in "${seq[@]}"; do
+      run_one "$rep" "$config" "$slot" "$app"
+      slot=$((slot + 1))
+    done
   done
 done
 
@@ -231,8 +252,8 @@ MD="$OUT/e2e-$STAMP.md"
     "$(json_str "$JAVA_VERSION")" "$(nproc)" "$(json_str "$(uname -sr)")"
   printf '"fs":{"dir":%s,"device":%s,"type":%s,"mount":%s},' "$(json_str "$LOGS")" "$(json_str "$FS_DEVICE")" \
     "$(json_str "$FS_KIND")" "$(json_str "$FS_MOUNT")"
-  printf '"settings":{"reps":%d,"configs":%s,"warmup_s":%s,"duration_s":%s,"clients":%d,"keys":%d,"value_size":%d,"ttl_share":%d,"ttl_ms":%d,"server_heap":%s,"server_opts":%s,"fsync_iterations":%d,"agent_jar":%s,"agent_jar_bytes":%d},' \
-    "$REPS" "$(json_str "$CONFIGS")" "$WARMUP" "$DURATION" "$CLIENTS" "$KEYS" "$VALUE_SIZE" "$TTL_SHARE" "$TTL_MS" \
+  printf '"settings":{"reps":%d,"apps":%s,"configs":%s,"warmup_s":%s,"duration_s":%s,"clients":%d,"keys":%d,"value_size":%d,"ttl_share":%d,"ttl_ms":%d,"server_heap":%s,"server_opts":%s,"fsync_iterations":%d,"agent_jar":%s,"agent_jar_bytes":%d},' \
+    "$REPS" "$(json_str "$APPS")" "$(json_str "$CONFIGS")" "$WARMUP" "$DURATION" "$CLIENTS" "$KEYS" "$VALUE_SIZE" "$TTL_SHARE" "$TTL_MS" \
     "$(json_str "$SERVER_HEAP")" "$(json_str "$SERVER_OPTS")" "$FSYNC_ITERATIONS" "$(json_str "$AGENT_JAR")" \
     "$(stat -c %s "$AGENT")"
   printf '"fsync":['
@@ -245,8 +266,11 @@ echo
 echo "raw runs: $JSON"
 
 if command -v python3 >/dev/null; then
-  python3 "$HERE/report.py" "$JSON" --md "$MD" --png "${MD%.md}.png"
+  python3 "$HERE/report.py" "$JSON" --md "$MD" --chart-data "$WORK/chart-$STAMP.tsv"
   echo "report:   $MD"
+  "$JAVA" -Djava.awt.headless=true -cp "$CLASSES" dev.revenant.bench.e2e.Chart "$WORK/chart-$STAMP.tsv" "${MD%.md}.png" \
+    "End to end, $(nproc) CPUs, logs on $FS_DEVICE ($FS_KIND), $STAMP"
+  echo "chart:    ${MD%.md}.png"
 else
   echo "e2e: no python3, so no Markdown report; the raw runs are in $JSON" >&2
 fi

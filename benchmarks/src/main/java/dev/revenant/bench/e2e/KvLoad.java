@@ -39,11 +39,17 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@code --warmup}/{@code --duration} are seconds (decimals allowed); {@code --ttl-share} is the
  * percentage of SETs that carry a ttl of {@code --ttl-ms} (which makes the server read its clock).
  * JDK types only: {@code benchmarks/e2e/run.sh} compiles it with plain javac.
+ *
+ * <p>{@code --protocol} picks the demo app it talks to: {@code kv} (KvServer, the mix above),
+ * {@code http} (HttpCounter over HTTP/1.1 keep-alive: 50 % {@code POST /incr}, 50 % {@code GET
+ * /get}, each reply's status, length and {@code n id} body checked; counted as incrs and gets) or
+ * {@code line} (LineCounter, which serves one connection at a time, so one client: 50 % {@code
+ * INCR}, 50 % {@code GET}). The key and value options only apply to {@code kv}.
  */
 public final class KvLoad {
 
-    private static final String USAGE = "usage: KvLoad --port N [--host 127.0.0.1] [--clients 16] [--warmup 3]"
-        + " [--duration 10] [--keys 10000] [--value-size 32] [--ttl-share 0] [--ttl-ms 5000] [--seed 1]";
+    private static final String USAGE = "usage: KvLoad --port N [--protocol kv|http|line] [--host 127.0.0.1] [--clients 16]"
+        + " [--warmup 3] [--duration 10] [--keys 10000] [--value-size 32] [--ttl-share 0] [--ttl-ms 5000] [--seed 1]";
     private static final Map<String, String> DEFAULTS = new LinkedHashMap<>();
 
     static {
@@ -57,6 +63,7 @@ public final class KvLoad {
         DEFAULTS.put("ttl-share", "0");
         DEFAULTS.put("ttl-ms", "5000");
         DEFAULTS.put("seed", "1");
+        DEFAULTS.put("protocol", "kv");
     }
 
     private final String host;
@@ -65,6 +72,7 @@ public final class KvLoad {
     private final int valueSize;
     private final int ttlShare;
     private final long ttlMillis;
+    private final String protocol;
     private final AtomicReference<String> firstError = new AtomicReference<>();
 
     private KvLoad(Map<String, String> o) {
@@ -74,6 +82,10 @@ public final class KvLoad {
         valueSize = Integer.parseInt(o.get("value-size"));
         ttlShare = Integer.parseInt(o.get("ttl-share"));
         ttlMillis = Long.parseLong(o.get("ttl-ms"));
+        protocol = o.get("protocol");
+        if (!List.of("kv", "http", "line").contains(protocol)) {
+            throw new IllegalArgumentException("--protocol is kv, http or line");
+        }
         if (keys < 1 || valueSize < 1 || ttlShare < 0 || ttlShare > 100 || ttlMillis < 0) {
             throw new IllegalArgumentException("keys and value-size must be >= 1, ttl-share 0..100, ttl-ms >= 0");
         }
@@ -109,6 +121,7 @@ public final class KvLoad {
             return;
         }
         Map<String, Object> result = load.run(clients, warmupNanos, durationNanos, Long.parseLong(o.get("seed")));
+        result.put("protocol", load.protocol);
         result.put("clients", clients);
         result.put("warmup_s", Double.parseDouble(o.get("warmup")));
         result.put("keys", load.keys);
@@ -159,25 +172,36 @@ public final class KvLoad {
                 StringBuilder request = new StringBuilder(64 + valueSize);
                 for (long t0; (t0 = System.nanoTime()) < measureEnd; ) {
                     int dice = random.nextInt(100);
-                    int kind = dice < 50 ? 0 : dice < 80 ? 1 : 2;
+                    int kind;
                     request.setLength(0);
-                    int key = random.nextInt(keys);
-                    switch (kind) {
-                        case 0 -> {
-                            request.append("SET k").append(key).append(' ').append(values[random.nextInt(values.length)]);
-                            if (ttlShare > 0 && random.nextInt(100) < ttlShare) {
-                                request.append(' ').append(ttlMillis);
+                    if (protocol.equals("kv")) {
+                        kind = dice < 50 ? 0 : dice < 80 ? 1 : 2;
+                        int key = random.nextInt(keys);
+                        switch (kind) {
+                            case 0 -> {
+                                request.append("SET k").append(key).append(' ').append(values[random.nextInt(values.length)]);
+                                if (ttlShare > 0 && random.nextInt(100) < ttlShare) {
+                                    request.append(' ').append(ttlMillis);
+                                }
                             }
+                            case 1 -> request.append("GET k").append(key);
+                            default -> request.append("INCR n").append(key);
                         }
-                        case 1 -> request.append("GET k").append(key);
-                        default -> request.append("INCR n").append(key);
+                        request.append('\n');
+                    } else if (protocol.equals("http")) {
+                        kind = dice < 50 ? 2 : 1;
+                        request.append(kind == 2 ? "POST /incr" : "GET /get").append(" HTTP/1.1\r\nHost: bench\r\n")
+                            .append("Content-Length: 0\r\n\r\n");
+                    } else {
+                        kind = dice < 50 ? 2 : 1;
+                        request.append(kind == 2 ? "INCR\n" : "GET\n");
                     }
-                    request.append('\n');
                     out.write(request.toString().getBytes(StandardCharsets.US_ASCII));
-                    int n = readReply(in);
+                    int n = protocol.equals("http") ? readHttpReply(in) : readReply(in);
                     long t1 = System.nanoTime();
                     completed++;
-                    if (!replyFits(kind, n)) {
+                    if (!(protocol.equals("kv") ? replyFits(kind, n) : protocol.equals("http") ? httpFits(n)
+                        : lineFits(kind, n))) {
                         errors++;
                         firstError.compareAndSet(null, "request '" + request.toString().trim() + "' got '"
                             + new String(reply, 0, Math.max(0, n), StandardCharsets.UTF_8) + "'");
@@ -217,6 +241,62 @@ public final class KvLoad {
                 }
             }
             return n;
+        }
+
+        /**
+         * Reads one HTTP/1.1 reply (status line, headers, a Content-Length body); keeps its body in
+         * {@code reply} and returns the body's length without the newline, -1 if the status is not
+         * 200 or the body does not fit.
+         */
+        private int readHttpReply(InputStream in) throws IOException {
+            boolean ok = false;
+            int length = -1;
+            for (int line = 0; ; line++) {
+                int n = readReply(in);
+                int end = n > 0 && reply[n - 1] == '\r' ? n - 1 : n;
+                if (end == 0) {
+                    break;
+                }
+                String header = n < 0 ? "" : new String(reply, 0, end, StandardCharsets.US_ASCII);
+                if (line == 0) {
+                    ok = header.startsWith("HTTP/1.1 200");
+                } else if (header.regionMatches(true, 0, "Content-Length:", 0, 15)) {
+                    length = Integer.parseInt(header.substring(15).trim());
+                }
+            }
+            if (length < 0 || length > reply.length) {
+                throw new IOException("reply without a usable Content-Length");
+            }
+            int got = 0;
+            while (got < length) {
+                int r = in.read(reply, got, length - got);
+                if (r < 0) {
+                    throw new IOException("server closed the connection");
+                }
+                got += r;
+            }
+            return ok && length > 0 && reply[length - 1] == '\n' ? length - 1 : -1;
+        }
+
+        /** HttpCounter's body: {@code n id}, id 16 hex digits (or {@code -} before the first increment). */
+        private boolean httpFits(int n) {
+            int sp = -1;
+            for (int i = 0; i < n; i++) {
+                if (reply[i] == ' ') {
+                    sp = i;
+                    break;
+                }
+            }
+            return sp > 0 && isNumber(0, sp) && ((n - sp - 1 == 16 && isHex(sp + 1, 16)) || (n == sp + 2 && reply[sp + 1] == '-'));
+        }
+
+        /** LineCounter: {@code INT n hex} for INCR, {@code VALUE n} for GET. */
+        private boolean lineFits(int kind, int n) {
+            if (kind == 2) {
+                return n > 4 + 1 + 16 && startsWith("INT ") && reply[n - 17] == ' ' && isNumber(4, n - 17)
+                    && isHex(n - 16, 16);
+            }
+            return n > 6 && startsWith("VALUE ") && isNumber(6, n);
         }
 
         private boolean replyFits(int kind, int n) {
