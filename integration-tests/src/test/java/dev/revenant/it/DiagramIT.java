@@ -111,12 +111,22 @@ class DiagramIT {
 
     /** The page holds no reference to anything outside itself: no src, href, url() or scheme outside its data. */
     static void assertSelfContained(Path html) throws IOException {
+        keep(html);
         String page = Files.readString(html, StandardCharsets.UTF_8);
         String outsideData = page.replaceAll("(?s)<script type=\"application/json\" id=\"revenant-(events|meta)\">.*?</script>",
                 "");
         assertThat(outsideData).doesNotContain("src=").doesNotContain("href=").doesNotContain("url(")
                 .doesNotContain("://").doesNotContain("@import").contains("<canvas");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(html))).isEqualTo("rw-------");
+    }
+
+    /** With -Drevenant.it.keepPages=DIR the pages are copied there, to be looked at. */
+    static void keep(Path html) throws IOException {
+        String dir = System.getProperty("revenant.it.keepPages");
+        if (dir != null && !dir.isBlank()) {
+            Files.createDirectories(Path.of(dir));
+            Files.copy(html, Path.of(dir).resolve(html.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
     }
 
     @Test
