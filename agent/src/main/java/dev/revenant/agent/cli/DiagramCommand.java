@@ -103,6 +103,10 @@ public final class DiagramCommand implements Callable<Integer> {
         final Map<Long, Integer> lanes = new LinkedHashMap<>(); // virtual thread id -> global lane index
         final Map<Integer, StatsCommand.Timeline> timelines = new HashMap<>();
         long lastTime = -1;
+        /** Epoch of the fresh start (ENVIRONMENT) the records read so far belong to; -1 before one. */
+        int run = -1;
+        /** Epoch -> the run it belongs to: connection ids count anew with each fresh start, not with a recovery. */
+        final Map<Integer, Integer> runs = new TreeMap<>();
         long drawn;
         LogVerifier.Report report;
 
@@ -248,6 +252,10 @@ public final class DiagramCommand implements Callable<Integer> {
         if (tl.now >= 0) {
             part.lastTime = tl.now;
         }
+        if (r.type() == RecordTypes.ENVIRONMENT) {
+            part.run = r.epoch();
+        }
+        part.runs.put(r.epoch(), part.run < 0 ? r.epoch() : part.run);
         if ((from != null && r.position() < from) || (to != null && r.position() > to)) {
             return;
         }
@@ -342,7 +350,12 @@ public final class DiagramCommand implements Callable<Integer> {
                     .append(",\"lastPosition\":").append(r.lastPosition())
                     .append(",\"sessions\":").append(r.sessions().size())
                     .append(",\"sound\":").append(r.sound())
-                    .append(",\"issues\":[");
+                    .append(",\"runOfEpoch\":{");
+            int e = 0;
+            for (Map.Entry<Integer, Integer> run : p.runs.entrySet()) {
+                sb.append(e++ == 0 ? "" : ",").append('"').append(run.getKey()).append("\":").append(run.getValue());
+            }
+            sb.append("},\"issues\":[");
             for (int i = 0; i < r.issues().size(); i++) {
                 LogIssue issue = r.issues().get(i);
                 sb.append(i == 0 ? "" : ",").append("{\"severity\":")
