@@ -95,6 +95,13 @@ public final class DiagramCommand implements Callable<Integer> {
     @Option(names = "--title", paramLabel = "TEXT", description = "Title of the page (default: the log directories).")
     String title;
 
+    enum Axis { position, time }
+
+    @Option(names = "--axis", paramLabel = "position|time",
+            description = "What the x axis shows when the page opens (the page switches with t): log position "
+                    + "(default) or estimated wall time.")
+    Axis axis = Axis.position;
+
     /** What was learnt about one log while its records were written out. */
     static final class LogPart {
         final int index;
@@ -337,6 +344,7 @@ public final class DiagramCommand implements Callable<Integer> {
         StringBuilder sb = new StringBuilder(4096);
         sb.append("{\"format\":1,\"generator\":").append(js("revenant " + RevenantCli.version()))
                 .append(",\"title\":").append(js(pageTitle(parts)))
+                .append(",\"axis\":").append(js(axis.name()))
                 .append(",\"from\":").append(from == null ? "null" : from.toString())
                 .append(",\"to\":").append(to == null ? "null" : to.toString())
                 .append(",\"totalEvents\":").append(total).append(",\"logs\":[");
