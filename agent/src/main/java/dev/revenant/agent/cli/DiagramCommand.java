@@ -110,7 +110,7 @@ public final class DiagramCommand implements Callable<Integer> {
         final Map<Long, Integer> lanes = new LinkedHashMap<>(); // virtual thread id -> global lane index
         final Map<Integer, StatsCommand.Timeline> timelines = new HashMap<>();
         long lastTime = -1;
-        /** Epoch of the fresh start (ENVIRONMENT) the records read so far belong to; -1 before one. */
+        /** Epoch of the fresh start (ENVIRONMENT) the records read so far belong to; -1 before any record. */
         int run = -1;
         /** Epoch -> the run it belongs to: connection ids count anew with each fresh start, not with a recovery. */
         final Map<Integer, Integer> runs = new TreeMap<>();
@@ -259,10 +259,10 @@ public final class DiagramCommand implements Callable<Integer> {
         if (tl.now >= 0) {
             part.lastTime = tl.now;
         }
-        if (r.type() == RecordTypes.ENVIRONMENT) {
-            part.run = r.epoch();
+        if (part.run < 0 || r.type() == RecordTypes.ENVIRONMENT) {
+            part.run = r.epoch(); // the first session read starts a run, as does every fresh start
         }
-        part.runs.put(r.epoch(), part.run < 0 ? r.epoch() : part.run);
+        part.runs.put(r.epoch(), part.run); // a fresh session's header comes before its ENVIRONMENT: last one wins
         if ((from != null && r.position() < from) || (to != null && r.position() > to)) {
             return;
         }
