@@ -37,6 +37,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         StatsCommand.class,
         ExportCommand.class,
         DiffCommand.class,
+        DiagramCommand.class,
         SelfTestChronicleCommand.class,
         CommandLine.HelpCommand.class,
     })
