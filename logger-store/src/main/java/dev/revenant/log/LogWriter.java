@@ -51,8 +51,11 @@ import net.openhft.chronicle.wire.DocumentContext;
  * after), and lets a reader tell a torn tail (above the mark) from damage (below it). A new
  * segment's directory entry is fsynced before anything in it counts as stable.
  *
- * <p>The first I/O error latches: stability never advances again, waiters and listeners fail with
- * that cause, and {@link #append} returns -1.
+ * <p>Before Chronicle writes into a segment, the blocks for it are reserved ({@link SegmentSpace});
+ * a file system that refuses them (full, read-only) <em>pauses</em> the writer rather than failing
+ * it: records wait in the ring, nothing new becomes stable, and the writer retries until it has
+ * room ({@link #pausedBy}, {@link HealthListener}). Any other I/O error latches: stability never
+ * advances again, waiters and listeners fail with that cause, and {@link #append} returns -1.
  *
  * <h2>Sessions</h2>
  * Each {@code open} is a session (one epoch of the process): it takes the directory's writer lock
