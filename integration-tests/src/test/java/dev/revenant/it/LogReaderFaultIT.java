@@ -100,6 +100,10 @@ class LogReaderFaultIT {
             List<Long> missing = new ArrayList<>();
             for (LogRecord rec; (rec = r.next()) != null; ) {
                 byte[] want = written.get(rec.position());
+                if (want == null && rec.type() == RecordTypes.HEADER && rec.position() == 0) {
+                    expect = 1; // the writer's own session header
+                    continue;
+                }
                 if (want == null || !Arrays.equals(want, rec.payload())) {
                     return "record at position " + rec.position() + " handed out with bytes that were never written";
                 }
