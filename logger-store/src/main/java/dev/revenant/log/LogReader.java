@@ -51,7 +51,9 @@ public final class LogReader implements AutoCloseable {
     /** Opens a log for reading from its first record. */
     public static LogReader open(Path dir, Mode mode) throws IOException {
         Path d = LogDirectory.requireReadableLog(dir);
-        return new LogReader(d, mode, Segments.list(d), -1);
+        // A whole log starts at 0, or where a truncation said it now starts: a log whose first
+        // record comes later has lost its first segment(s), which is damage like any other gap.
+        return new LogReader(d, mode, Segments.list(d), Math.max(0, Truncation.firstPosition(d)));
     }
 
     /**

@@ -51,8 +51,11 @@ import net.openhft.chronicle.wire.DocumentContext;
  * after), and lets a reader tell a torn tail (above the mark) from damage (below it). A new
  * segment's directory entry is fsynced before anything in it counts as stable.
  *
- * <p>The first I/O error latches: stability never advances again, waiters and listeners fail with
- * that cause, and {@link #append} returns -1.
+ * <p>Before Chronicle writes into a segment, the blocks for it are reserved ({@link SegmentSpace});
+ * a file system that refuses them (full, read-only) <em>pauses</em> the writer rather than failing
+ * it: records wait in the ring, nothing new becomes stable, and the writer retries until it has
+ * room ({@link #pausedBy}, {@link HealthListener}). Any other I/O error latches: stability never
+ * advances again, waiters and listeners fail with that cause, and {@link #append} returns -1.
  *
  * <h2>Sessions</h2>
  * Each {@code open} is a session (one epoch of the process): it takes the directory's writer lock
@@ -82,6 +85,8 @@ public final class LogWriter implements AutoCloseable {
         boolean force = true;
         boolean awaitHeader = true;
         long stallAtPosition = -1;
+        long reserveStep = 2L << 20;
+        long retryMaxNanos = TimeUnit.SECONDS.toNanos(1);
 
         public Options fingerprint(AppFingerprint f) {
             this.fingerprint = f;
@@ -129,6 +134,21 @@ public final class LogWriter implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Disk blocks reserved for a segment at a time, ahead of what is written (see
+         * {@link SegmentSpace}); the writer keeps at least half of this reserved beyond its end.
+         */
+        public Options reserveStep(long b) {
+            this.reserveStep = Math.max(256L << 10, b);
+            return this;
+        }
+
+        /** Longest wait between two attempts to get room again while the log is paused. */
+        public Options retryMax(long time, TimeUnit unit) {
+            this.retryMaxNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(10), unit.toNanos(time));
+            return this;
+        }
+
         /** Records the ring holds before producers wait (rounded up to a power of two). */
         public Options ringCapacity(int c) {
             this.ringCapacity = Integer.highestOneBit(Math.max(2, c - 1)) << 1;
@@ -153,6 +173,20 @@ public final class LogWriter implements AutoCloseable {
             this.stallAtPosition = position;
             return this;
         }
+    }
+
+    /**
+     * Told on the writer thread when the log's file system refuses room (full, read-only) and the
+     * writer pauses, and when it has room again and goes on; must return quickly. Without a
+     * listener the writer says it on stderr itself.
+     */
+    public interface HealthListener {
+        void paused(LogSpaceException cause);
+
+        void resumed(long pausedMillis);
+
+        /** The writer failed for good (a force failed, the writer died): nothing becomes stable any more. */
+        default void failed(IOException cause) {}
     }
 
     /** Told on the writer thread once a position is stable or the writer failed; must return quickly. */
@@ -451,6 +485,20 @@ public final class LogWriter implements AutoCloseable {
         return failure;
     }
 
+    /**
+     * Why the writer is paused (its file system refused room), or null while it writes. A pause
+     * is not a failure: appends queue in the ring (and wait once it is full), nothing new becomes
+     * stable, and the writer tries again with growing intervals until it has room.
+     */
+    public LogSpaceException pausedBy() {
+        return pause;
+    }
+
+    /** Who hears about pauses and resumptions; replaces the default, which prints on stderr. */
+    public void healthListener(HealthListener listener) {
+        this.health = listener;
+    }
+
     public long forceCount() {
         return forces.get();
     }
@@ -609,11 +657,20 @@ public final class LogWriter implements AutoCloseable {
      * its extra fsync never delays a group commit.
      */
     private void persistWatermarks() {
+        boolean told = false;
         try (StableWatermarkFile f = watermarkFile) {
             while (writerThread.isAlive()) {
                 LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(50));
                 if (failure == null) {
-                    f.persist(stable, options.force);
+                    try {
+                        f.persist(stable, options.force);
+                    } catch (IOException e) {
+                        // A full or read-only file system: the writer says so; try again later.
+                        if (!told && pause == null) {
+                            System.err.println("revenant: cannot persist the stable watermark in " + dir + ": " + e);
+                        }
+                        told = true;
+                    }
                 }
             }
             if (!(failure != null && !(failure instanceof ClosedLogException))) {
@@ -621,7 +678,9 @@ public final class LogWriter implements AutoCloseable {
             }
         } catch (IOException | RuntimeException e) {
             // The log itself stays correct; only damage detection below this point weakens.
-            System.err.println("revenant: cannot persist the stable watermark in " + dir + ": " + e);
+            if (!told) {
+                System.err.println("revenant: cannot persist the stable watermark in " + dir + ": " + e);
+            }
         }
     }
 
@@ -642,6 +701,14 @@ public final class LogWriter implements AutoCloseable {
     private volatile long markRequested = -1;
     private volatile long markWritten = -1;
     private volatile boolean writerDone;
+    /** Blocks reserved in the current segment, and in the next one before Chronicle creates it. */
+    private SegmentSpace space;
+    private SegmentSpace nextSpace;
+    /** End of what Chronicle has written into the current segment (a file offset). */
+    private long fileEnd;
+    private volatile LogSpaceException pause;
+    private long pausedAtNanos;
+    private volatile HealthListener health;
 
     private void run() {
         try {
@@ -666,9 +733,19 @@ public final class LogWriter implements AutoCloseable {
 
     private void latch(Throwable t) {
         IOException f = t instanceof IOException io ? io : new IOException("log writer failed: " + t, t);
+        boolean first;
         synchronized (this) {
-            if (failure == null || failure instanceof ClosedLogException) {
+            first = failure == null || failure instanceof ClosedLogException;
+            if (first) {
                 failure = f;
+            }
+        }
+        HealthListener h = health;
+        if (first && h != null && !closing) {
+            try {
+                h.failed(f);
+            } catch (Throwable ignored) {
+                // a listener's bug must not hide the failure
             }
         }
     }
@@ -693,12 +770,113 @@ public final class LogWriter implements AutoCloseable {
         int last = queue.lastCycle();
         int first = 1;
         cycle = Math.max(first, last == Integer.MIN_VALUE || last < 0 ? first : last + 1);
+        // Blocks for the first segment and for Chronicle's metadata file before Chronicle writes
+        // into either through its mapping: a full disk is an error here, never a SIGBUS later.
+        nextSpace = reserveSegment(cycle);
+        reserveWhole(dir.resolve("metadata.cq4t"));
         appender = queue.createAppender();
         LogDirectory.restrictFile(dir.resolve("metadata.cq4t"));
         try (FileChannel meta = FileChannel.open(dir.resolve("metadata.cq4t"), StandardOpenOption.WRITE)) {
             meta.force(true);
         } catch (java.nio.file.NoSuchFileException ignored) {
             // older layouts keep no metadata file
+        }
+    }
+
+    /**
+     * Creates the file Chronicle will use for {@code c} under the name it looks for before it
+     * creates one itself ({@code <segment>.precreated}, which it renames into place), with
+     * the first blocks reserved. Null if reservation is not supported here.
+     */
+    private SegmentSpace reserveSegment(int c) throws IOException {
+        String name = java.time.format.DateTimeFormatter.ofPattern(ROLL_CYCLE.format())
+                .withZone(java.time.ZoneOffset.UTC).format(java.time.Instant.ofEpochMilli((long) c * ROLL_CYCLE.lengthInMillis()));
+        Path seg = dir.resolve(name + Segments.SUFFIX);
+        if (Files.exists(seg)) {
+            return null; // not expected: a new session always starts a new cycle
+        }
+        Path pre = dir.resolve(name + ".precreated");
+        try {
+            return SegmentSpace.create(pre, seg.getFileName().toString(), options.reserveStep, options.reserveStep);
+        } catch (IOException e) {
+            Files.deleteIfExists(pre);
+            throw e;
+        }
+    }
+
+    private void reserveWhole(Path file) throws IOException {
+        if (!Files.exists(file)) {
+            return;
+        }
+        try (SegmentSpace s = SegmentSpace.open(file, 0, 4096)) {
+            if (s != null) {
+                s.ensure(Files.size(file));
+            }
+        }
+    }
+
+    /**
+     * Makes sure the file has blocks for a document of {@code bytes} and what Chronicle may write
+     * around it, rolling to a new segment first when this one is full. False, with the writer
+     * paused, if the file system refuses; nothing has been written then.
+     */
+    private boolean makeRoom(long bytes) {
+        try {
+            if (bytesInSegment > options.segmentBytes) {
+                if (nextSpace == null && SegmentSpace.supported()) {
+                    nextSpace = reserveSegment(cycle + 1);
+                }
+                // Chronicle rolls to a new file at the next write once the time provider moves on.
+                cycle = cycle + 1;
+                bytesInSegment = 0;
+            } else if (space != null) {
+                space.ensure(fileEnd + bytes + options.reserveStep / 2);
+            }
+        } catch (LogSpaceException e) {
+            paused(e);
+            return false;
+        } catch (IOException e) {
+            paused(new LogSpaceException(e.getMessage(), 0, dir));
+            return false;
+        }
+        if (pause != null) {
+            resumed();
+        }
+        return true;
+    }
+
+    private void paused(LogSpaceException e) {
+        if (pause != null) {
+            return;
+        }
+        pausedAtNanos = System.nanoTime();
+        pause = e;
+        HealthListener h = health;
+        try {
+            if (h != null) {
+                h.paused(e);
+            } else {
+                System.err.println("revenant: ERROR: the log " + dir + " cannot be written: " + e.getMessage()
+                        + ". The writer is paused: nothing new becomes durable. It goes on by itself once the file "
+                        + "system has room (and is writable) again.");
+            }
+        } catch (Throwable ignored) {
+            // a listener's bug must not stop the log
+        }
+    }
+
+    private void resumed() {
+        long millis = (System.nanoTime() - pausedAtNanos) / 1_000_000;
+        pause = null;
+        HealthListener h = health;
+        try {
+            if (h != null) {
+                h.resumed(millis);
+            } else {
+                System.err.println("revenant: the log " + dir + " has room again after " + millis + " ms; writing on");
+            }
+        } catch (Throwable ignored) {
+            // as above
         }
     }
 
@@ -710,9 +888,26 @@ public final class LogWriter implements AutoCloseable {
         long next = 0;
         long idleSince = System.nanoTime();
         int idleSpins = 0;
+        long retryNanos = 0;
         while (failure == null) {
             int n = drain(next);
             long now = System.nanoTime();
+            if (n < 0) {
+                // Paused: what is written may still be forced (and its waiters released); what is
+                // in the ring waits for room. Try again after a growing interval.
+                long want = requested.get();
+                if (want > stable && written > stable) {
+                    forceWritten(segment, written, true);
+                }
+                if (closing) {
+                    finalForce();
+                    return;
+                }
+                retryNanos = Math.min(options.retryMaxNanos, Math.max(TimeUnit.MILLISECONDS.toNanos(20), retryNanos * 2));
+                LockSupport.parkNanos(this, retryNanos);
+                continue;
+            }
+            retryNanos = 0;
             long mark = markRequested;
             if (mark > markWritten) {
                 writeStableMark(mark);
@@ -897,6 +1092,11 @@ public final class LogWriter implements AutoCloseable {
         if (n == 0) {
             return 0;
         }
+        // Room first: nothing is encoded (and no large payload let go) before the file has
+        // blocks for it, so a refused reservation leaves the ring as it was.
+        if (!makeRoom(bytes + 64)) {
+            return -1;
+        }
         if (bytes > scratch.length) {
             scratch = new byte[Math.max(bytes, scratch.length * 2)];
         }
@@ -920,14 +1120,11 @@ public final class LogWriter implements AutoCloseable {
                     src, srcOff, len, crc);
             stall |= base + s == options.stallAtPosition;
         }
-        if (bytesInSegment > options.segmentBytes) {
-            // Chronicle rolls to a new file at the next write once the time provider moves on.
-            cycle = cycle + 1;
-            bytesInSegment = 0;
-        }
+        long end;
         try (DocumentContext dc = appender.writingDocument()) {
             Bytes<?> out = dc.wire().bytes();
             out.write(scratch, 0, at);
+            end = out.writePosition();
             if (stall) {
                 stallForever();
             }
@@ -936,6 +1133,7 @@ public final class LogWriter implements AutoCloseable {
         if (segment == null || appender.cycle() != segmentCycle) {
             switchSegment();
         }
+        fileEnd = end;
         written = base + next + n - 1; // after the segment: the syncer reads them in the other order
         return n;
     }
@@ -969,6 +1167,12 @@ public final class LogWriter implements AutoCloseable {
         retired = old;
         segmentCycle = appender.cycle();
         segment = fresh;
+        if (space != null) {
+            space.close();
+        }
+        space = nextSpace;
+        nextSpace = null;
+        fileEnd = 0;
     }
 
     private void forceFile(FileChannel ch) throws IOException {
@@ -983,11 +1187,15 @@ public final class LogWriter implements AutoCloseable {
     }
 
     private void writeStableMark(long position) {
+        if (space != null && fileEnd + 64 > space.reservedTo()) {
+            return; // no room reserved for it (paused): the next mark will say as much
+        }
         try (DocumentContext dc = appender.writingDocument(true)) {
             Bytes<?> out = dc.wire().bytes();
             out.writeInt(SegmentScanner.STABLE_MARK_MAGIC);
             out.writeLong(position);
             out.writeInt(SegmentScanner.stableMarkCheck(position));
+            fileEnd = Math.max(fileEnd, out.writePosition());
         }
     }
 
@@ -1032,6 +1240,12 @@ public final class LogWriter implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         try {
+            if (space != null) {
+                space.close();
+            }
+            if (nextSpace != null) {
+                nextSpace.close();
+            }
             if (segment != null) {
                 segment.close();
             }

@@ -12,12 +12,15 @@ import java.util.Map;
  * {@code -javaagent:...=key=value,key=value} arguments. Unknown keys and bad values are errors
  * ({@link ConfigException}, one line) so a typo never silently changes what is recorded.
  *
- * <p>Keys: {@code log}, {@code strict}, {@code commit}, {@code exclude}, {@code role}, {@code force}
- * (replay a log from another app build) and {@code disable} (switch off recording of a category:
- * for proving tests can fail, never for production). The README's configuration table lists them.
+ * <p>Keys: {@code log}, {@code strict}, {@code commit}, {@code diskfull} (what held output does
+ * while the log's file system refuses room: {@code hold} keeps it until the log can be written
+ * again, {@code fail} fails the app's pending and new socket writes with an {@code IOException}),
+ * {@code exclude}, {@code role}, {@code force} (replay a log from another app build) and
+ * {@code disable} (switch off recording of a category: for proving tests can fail, never for
+ * production). The README's configuration table lists them.
  */
 public record AgentConfig(Path log, boolean strict, String commit, List<String> exclude, String role, boolean force,
-                          List<String> disable) {
+                          List<String> disable, String diskfull) {
 
     /** Every key with its default; the order is the README's. */
     public static final Map<String, String> DEFAULTS;
@@ -27,6 +30,7 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
         d.put("log", "./revenant-log");
         d.put("strict", "true");
         d.put("commit", "pessimistic");
+        d.put("diskfull", "hold");
         d.put("exclude", "");
         d.put("role", "record");
         d.put("force", "false");
@@ -73,6 +77,10 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
         if (!commit.equals("pessimistic") && !commit.equals("none")) {
             throw new ConfigException("commit=" + commit + ": expected pessimistic or none");
         }
+        String diskfull = v.get("diskfull").toLowerCase(Locale.ROOT);
+        if (!diskfull.equals("hold") && !diskfull.equals("fail")) {
+            throw new ConfigException("diskfull=" + v.get("diskfull") + ": expected hold or fail");
+        }
         String role = v.get("role");
         if (!List.of("record", "replay", "recover").contains(role)) {
             throw new ConfigException("role=" + role + ": expected record, replay or recover");
@@ -92,7 +100,7 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
             }
         }
         return new AgentConfig(Path.of(v.get("log")), strict.equals("true"), commit, exclude, role,
-                force.equals("true"), disable);
+                force.equals("true"), disable, diskfull);
     }
 
     /** A bad setting; the message is the one line the user sees. */

@@ -151,6 +151,21 @@ final class NetRuntime implements NetHooks.Net {
         }
     }
 
+    /** {@code diskfull=fail} while the log is paused: held output is dropped and writes fail. */
+    void refuseOutput(java.io.IOException cause, boolean fail) {
+        Outboxes o = outboxes;
+        if (o != null && fail) {
+            o.refuse(cause);
+        }
+    }
+
+    void acceptOutput() {
+        Outboxes o = outboxes;
+        if (o != null) {
+            o.accept();
+        }
+    }
+
     /** At exit: waits (up to {@code millis}) for held output to leave. */
     void drainAll(long millis) {
         long deadline = System.currentTimeMillis() + millis;

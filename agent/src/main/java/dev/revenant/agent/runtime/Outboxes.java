@@ -19,7 +19,13 @@ import dev.revenant.log.LogWriter;
  * (back-pressure), and in {@code close}/{@code shutdownOutput}, which must not overtake held data.
  *
  * <p>If the log fails, nothing more becomes stable and the held output never leaves: the app's
- * clients wait rather than receive an answer the log could not make durable.
+ * clients wait rather than receive an answer the log could not make durable. Output written after
+ * the failure is held for good even if its position was stable: the determinants it depends on
+ * were refused by the log.
+ *
+ * <p>While the log is paused (its file system full or read-only) output stays held too, and leaves
+ * once the log has room again ({@code diskfull=hold}); with {@code diskfull=fail} the held output is
+ * dropped and the app's writes fail with an {@code IOException} until the log has room again.
  */
 final class Outboxes implements LogWriter.StableListener {
     /** Bytes one connection may hold before the app's writes wait (blocking) or come back short. */
@@ -31,6 +37,8 @@ final class Outboxes implements LogWriter.StableListener {
     private final AtomicLong requested = new AtomicLong(-1);
     private final Thread releaser;
     private volatile boolean woken;
+    /** Set while the log is paused and {@code diskfull=fail}: writes fail with it. */
+    private volatile IOException refusal;
     // Counters, for tools.
     final AtomicLong bytesHeld = new AtomicLong();
     final AtomicLong bytesReleased = new AtomicLong();
@@ -78,6 +86,19 @@ final class Outboxes implements LogWriter.StableListener {
         // Held output stays held: the log said so loudly already (Recorder).
     }
 
+    /** {@code diskfull=fail}: the log cannot take more: held output is dropped, writes fail until it can. */
+    void refuse(IOException cause) {
+        refusal = cause;
+        for (Outbox ob : pending.values()) {
+            ob.fail(cause);
+        }
+    }
+
+    /** The log has room again: writes are taken (and held) as before. */
+    void accept() {
+        refusal = null;
+    }
+
     private void wake() {
         woken = true;
         LockSupport.unpark(releaser);
@@ -115,6 +136,10 @@ final class Outboxes implements LogWriter.StableListener {
 
         /** Room left, waiting for some if {@code wait} and the outbox is full. */
         synchronized int room(boolean wait) throws IOException {
+            IOException r = refusal;
+            if (r != null) {
+                throw new IOException(r.getMessage(), r);
+            }
             while (failure == null && held >= CAPACITY && wait) {
                 try {
                     wait(100);
@@ -131,11 +156,15 @@ final class Outboxes implements LogWriter.StableListener {
 
         /** Holds {@code data} until {@code position} is stable. */
         synchronized void hold(byte[] data, long position) {
+            if (log.failure() != null && !log.isClosing()) {
+                // What this output answers may not be in the log (appends are refused now): never send it.
+                position = Long.MAX_VALUE;
+            }
             chunks.add(new Chunk(ByteBuffer.wrap(data), position));
             held += data.length;
             bytesHeld.addAndGet(data.length);
             pending.put(key, this);
-            if (position >= 0 && requested.get() < position) {
+            if (position >= 0 && position != Long.MAX_VALUE && requested.get() < position) {
                 requested.accumulateAndGet(position, Math::max);
                 log.onStable(position, Outboxes.this);
             }
@@ -172,6 +201,19 @@ final class Outboxes implements LogWriter.StableListener {
                 pending.remove(key);
             }
             return false;
+        }
+
+        /** Drops what is held; the app's next write (or close) on this connection fails with {@code cause}. */
+        synchronized void fail(IOException cause) {
+            if (chunks.isEmpty()) {
+                return;
+            }
+            failure = new IOException(cause.getMessage() + "; " + held + " byte(s) of output were not sent", cause);
+            bytesHeld.addAndGet(-held);
+            held = 0;
+            chunks.clear();
+            pending.remove(key);
+            notifyAll();
         }
 
         /** Waits until everything held has left (close, shutdownOutput); false if it timed out. */

@@ -25,7 +25,7 @@ final class Recorder implements Determinants {
     long append(ThreadState t, int kind, byte[] payload) {
         long p = log.append(DeterminantCodec.recordType(kind), t.vid, t.seq++, payload);
         // A log closed at JVM exit (our shutdown hook) while app threads still run is no failure.
-        if (p < 0 && !reportedFailure && !log.isClosing()) {
+        if (p < 0 && !reportedFailure && !log.isClosing() && !LogHealth.told) {
             reportedFailure = true;
             AgentLog.error("recording stopped: the log " + log.directory() + " cannot take more records ("
                     + (log.failure() == null ? "closed" : log.failure().getMessage())

@@ -64,6 +64,7 @@ final class Recovery implements Run.GoLive {
         String note = "continues the run after position " + lastPosition + " (" + replayed + " determinants replayed)";
         w.append(RecordTypes.CONTINUES, ThreadState.current().vid, 0, note.getBytes(StandardCharsets.UTF_8));
         AgentMain.setWriter(w);
+        LogHealth.watch(w, net, config.diskfull());
         String sockets = net.goLive(w);
         Session.closeAtExit(w, net);
         Console.restore();

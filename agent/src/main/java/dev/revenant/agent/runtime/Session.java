@@ -116,6 +116,7 @@ final class Session {
         AgentMain.setWriter(w);
         Run run = Run.recording(new Recorder(w));
         NetRuntime net = new NetRuntime(run, config.commit().equals("pessimistic"));
+        LogHealth.watch(w, net, config.diskfull());
         dev.revenant.bridge.NetHooks.install(net);
         Hooks.install(run);
         Hooks.threadLocalRandomInit(); // the main thread's seed, if the JDK gave it one before us

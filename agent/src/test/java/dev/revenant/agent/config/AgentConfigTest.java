@@ -51,7 +51,7 @@ class AgentConfigTest {
     @Test
     void unknownKeysAndBadValuesAreOneLineErrors() {
         assertThatThrownBy(() -> AgentConfig.parse("lgo=/x", Map.of(), new Properties()))
-                .hasMessage("unknown agent key 'lgo' (known: log, strict, commit, exclude, role, force, disable)");
+                .hasMessage("unknown agent key 'lgo' (known: log, strict, commit, diskfull, exclude, role, force, disable)");
         assertThatThrownBy(() -> AgentConfig.parse("strict=maybe", Map.of(), new Properties()))
                 .hasMessageContaining("expected true or false");
         assertThatThrownBy(() -> AgentConfig.parse("commit=eventually", Map.of(), new Properties()))
@@ -64,6 +64,16 @@ class AgentConfigTest {
                 .hasMessageContaining("log= is empty");
         assertThatThrownBy(() -> AgentConfig.parse("disable=network", Map.of(), new Properties()))
                 .hasMessage("disable=network: expected clocks, random, threads, hashes or sockets");
+    }
+
+    @Test
+    void diskfullIsHoldOrFail() {
+        assertThat(AgentConfig.parse("", Map.of(), new Properties()).diskfull()).isEqualTo("hold");
+        assertThat(AgentConfig.parse("diskfull=fail", Map.of(), new Properties()).diskfull()).isEqualTo("fail");
+        assertThat(AgentConfig.parse("", Map.of("REVENANT_DISKFULL", "FAIL"), new Properties()).diskfull())
+                .isEqualTo("fail");
+        assertThatThrownBy(() -> AgentConfig.parse("diskfull=drop", Map.of(), new Properties()))
+                .hasMessage("diskfull=drop: expected hold or fail");
     }
 
     @Test

@@ -1,0 +1,149 @@
+package dev.revenant.it;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import dev.revenant.it.KvRecoveryIT.Client;
+import dev.revenant.it.KvRecoveryIT.Server;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Crashes during recovery itself: {@code revenant recover} killed with SIGKILL while it replays
+ * (the service not live yet), and right after the service went live, then recovered again — each
+ * time every SET a client was told about must come back, and the recovered service must take new
+ * SETs. KvRecoveryIT covers kills of a recording or recovered service under load; this covers the
+ * moments in between.
+ */
+class RecoveryKillIT {
+    static final Map<String, String> ENV = Map.of("REVENANT_NO_PROGRESS", "1");
+    static final boolean LONG = "long".equals(System.getProperty("revenant.it.faultMatrix", "short"));
+
+    @TempDir
+    Path tmp;
+
+    /** The CLI and the service it started, killed together (the service first). */
+    static void killTree(JavaProcess p) throws InterruptedException {
+        List<ProcessHandle> kids = p.process.descendants().toList();
+        for (ProcessHandle h : kids) {
+            h.destroyForcibly();
+        }
+        for (ProcessHandle h : kids) {
+            h.onExit().join();
+        }
+        p.kill9();
+    }
+
+    static JavaProcess startRecover(Path log) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(JavaProcess.javaBin(), "-jar", Cli.agentJar().toString(), "recover",
+                "--json", "--log", log.toString(), "--"));
+        cmd.addAll(KvRecoveryIT.serverCommand());
+        return JavaProcess.start(ENV, cmd);
+    }
+
+    static void checkAll(FaultCase fc, int port, Map<String, String[]> acked, String when) throws Exception {
+        try (Client c = new Client(port)) {
+            int ok = 0;
+            for (Map.Entry<String, String[]> e : acked.entrySet()) {
+                String got = c.call("GET " + e.getKey());
+                if (got.equals("VALUE " + e.getValue()[0] + " " + e.getValue()[1])) {
+                    ok++;
+                } else if (fc.failed() < 10) {
+                    fc.check(false, when + ": GET " + e.getKey() + " = " + got);
+                }
+            }
+            fc.check(ok == acked.size(), when + ": " + ok + " of " + acked.size() + " acknowledged SETs there");
+        }
+    }
+
+    static void setSome(Client c, Map<String, String[]> acked, String prefix, int n) throws Exception {
+        for (int i = 0; i < n; i++) {
+            String r = c.call("SET " + prefix + i + " v" + prefix + i);
+            if (!r.startsWith("OK ")) {
+                throw new AssertionError("SET got " + r);
+            }
+            acked.put(prefix + i, new String[] {"v" + prefix + i, r.substring(3)});
+        }
+    }
+
+    @Test
+    void killDuringReplayThenRecoverAgain() throws Exception {
+        long seed = Long.getLong("revenant.it.seed", System.nanoTime());
+        Random rnd = new Random(seed);
+        FaultCase.run("kill-mid-replay (seed " + seed + ")", fc -> {
+            Path log = Files.createDirectories(tmp.resolve("mid"));
+            Map<String, String[]> acked = new LinkedHashMap<>();
+            Server s = KvRecoveryIT.record(log, ENV, "pessimistic");
+            try (Client c = new Client(s.port())) {
+                setSome(c, acked, "k", 1500); // enough that a replay takes a while
+            }
+            KvRecoveryIT.kill(s);
+            int rounds = LONG ? 12 : 3;
+            int beforeLive = 0;
+            for (int round = 0; round < rounds; round++) {
+                long t0 = System.nanoTime();
+                JavaProcess p = startRecover(log);
+                Thread.sleep(300 + rnd.nextInt(1200));
+                boolean live = p.errLines.stream().anyMatch(l -> l.startsWith("revenant: live"))
+                        || p.lines.stream().anyMatch(l -> l.startsWith("{\"epoch\":"));
+                killTree(p);
+                beforeLive += live ? 0 : 1;
+                System.out.printf("kill-mid-replay round %d: killed after %d ms, %s%n", round,
+                        (System.nanoTime() - t0) / 1_000_000, live ? "already live" : "while replaying");
+            }
+            fc.check(beforeLive > 0, beforeLive + " of " + rounds + " kills hit the replay (not live yet)");
+            Server r = KvRecoveryIT.recover(log, ENV, s.port());
+            try {
+                checkAll(fc, r.port(), acked, "after " + rounds + " interrupted recoveries");
+                try (Client c = new Client(r.port())) {
+                    setSome(c, acked, "post", 5);
+                }
+            } finally {
+                KvRecoveryIT.kill(r);
+            }
+            Server again = KvRecoveryIT.recover(log, ENV, s.port());
+            try {
+                checkAll(fc, again.port(), acked, "after one more crash and recovery");
+            } finally {
+                KvRecoveryIT.kill(again);
+            }
+        });
+    }
+
+    @Test
+    void killRightAfterGoingLiveThenRecoverAgain() throws Exception {
+        FaultCase.run("kill-right-after-live", fc -> {
+            Path log = Files.createDirectories(tmp.resolve("live"));
+            Map<String, String[]> acked = new LinkedHashMap<>();
+            Server s = KvRecoveryIT.record(log, ENV, "pessimistic");
+            try (Client c = new Client(s.port())) {
+                setSome(c, acked, "k", 200);
+            }
+            KvRecoveryIT.kill(s);
+            int rounds = LONG ? 10 : 3;
+            for (int round = 0; round < rounds; round++) {
+                Server r = KvRecoveryIT.recover(log, ENV, s.port()); // returns at the live line
+                KvRecoveryIT.kill(r);
+                if (round % 2 == 1) {
+                    // and once with a SET acknowledged in between
+                    Server r2 = KvRecoveryIT.recover(log, ENV, s.port());
+                    try (Client c = new Client(r2.port())) {
+                        setSome(c, acked, "r" + round + "-", 3);
+                    }
+                    KvRecoveryIT.kill(r2);
+                }
+            }
+            Server r = KvRecoveryIT.recover(log, ENV, s.port());
+            try {
+                checkAll(fc, r.port(), acked, "after " + rounds + " kills right after going live");
+            } finally {
+                KvRecoveryIT.kill(r);
+            }
+        });
+    }
+}
