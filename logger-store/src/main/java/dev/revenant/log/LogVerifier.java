@@ -45,6 +45,11 @@ public final class LogVerifier {
 
     /** Verifies, handing every intact record to {@code each} on the way (for progress or listing). */
     public static Report verify(Path dir, Consumer<LogRecord> each) throws IOException {
+        return verify(dir, each, null);
+    }
+
+    /** As {@link #verify(Path, Consumer)}, also handing every force timing in the log to {@code timings}. */
+    public static Report verify(Path dir, Consumer<LogRecord> each, Consumer<ForceTiming> timings) throws IOException {
         Map<Integer, Long> byType = new TreeMap<>();
         Map<Long, Long> byThread = new TreeMap<>();
         List<LogHeader> sessions = new ArrayList<>();
@@ -53,6 +58,9 @@ public final class LogVerifier {
         long count = 0;
         long expectedStart = Truncation.firstPosition(dir);
         try (LogReader r = LogReader.open(dir, LogReader.Mode.LENIENT)) {
+            if (timings != null) {
+                r.onForceTiming(timings);
+            }
             for (LogRecord rec; (rec = r.next()) != null; ) {
                 if (first < 0) {
                     first = rec.position();
