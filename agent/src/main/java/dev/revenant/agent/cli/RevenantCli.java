@@ -37,6 +37,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         StatsCommand.class,
         ExportCommand.class,
         DiffCommand.class,
+        StatusCommand.class,
         SelfTestChronicleCommand.class,
         CommandLine.HelpCommand.class,
     })

@@ -34,6 +34,10 @@ final class Outboxes implements LogWriter.StableListener {
     // Counters, for tools.
     final AtomicLong bytesHeld = new AtomicLong();
     final AtomicLong bytesReleased = new AtomicLong();
+    /** Time each write's bytes waited in an outbox, from the app's write to the last byte leaving. */
+    final java.util.concurrent.atomic.LongAdder heldNanosTotal = new java.util.concurrent.atomic.LongAdder();
+    final AtomicLong heldNanosMax = new AtomicLong();
+    final java.util.concurrent.atomic.LongAdder writesReleased = new java.util.concurrent.atomic.LongAdder();
 
     Outboxes(LogWriter log) {
         this.log = log;
@@ -131,7 +135,7 @@ final class Outboxes implements LogWriter.StableListener {
 
         /** Holds {@code data} until {@code position} is stable. */
         synchronized void hold(byte[] data, long position) {
-            chunks.add(new Chunk(ByteBuffer.wrap(data), position));
+            chunks.add(new Chunk(ByteBuffer.wrap(data), position, System.nanoTime()));
             held += data.length;
             bytesHeld.addAndGet(data.length);
             pending.put(key, this);
@@ -158,6 +162,12 @@ final class Outboxes implements LogWriter.StableListener {
                         return true;
                     }
                     chunks.poll();
+                    long waited = System.nanoTime() - c.heldAt;
+                    heldNanosTotal.add(waited);
+                    writesReleased.increment();
+                    if (waited > heldNanosMax.get()) {
+                        heldNanosMax.accumulateAndGet(waited, Math::max);
+                    }
                     notifyAll();
                 }
             } catch (IOException e) {
@@ -198,5 +208,5 @@ final class Outboxes implements LogWriter.StableListener {
         }
     }
 
-    private record Chunk(ByteBuffer data, long position) {}
+    private record Chunk(ByteBuffer data, long position, long heldAt) {}
 }
