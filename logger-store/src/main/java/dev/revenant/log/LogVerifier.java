@@ -11,7 +11,8 @@ import java.util.function.Consumer;
 /**
  * Reads a whole log and reports whether it is sound: what {@code revenant verify} prints.
  * Damage (exit 1) is anything that loses or contradicts a record the log should hold; a torn tail
- * after a crash is normal and reported without failing.
+ * after a crash is normal and reported without failing. Force-timing documents are not checked
+ * (they are statistics: a torn or missing one is no loss); a caller may collect them on the way.
  */
 public final class LogVerifier {
 

@@ -271,11 +271,12 @@ public final class InspectCommand implements Callable<Integer> {
 
     /** As {@link #recordJson(LogRecord, boolean)}, with the record's estimated time ({@code timeMillis}, null if unknown). */
     static String recordJson(LogRecord r, boolean hex, long timeMillis) {
-        return "{\"position\":" + r.position()
-                + (timeMillis == Long.MIN_VALUE ? "" : ",\"timeMillis\":" + (timeMillis < 0 ? "null" : timeMillis)) + ",\"type\":" + Json.str(r.typeName()) + ",\"epoch\":" + r.epoch()
+        return "{\"position\":" + r.position() + ",\"type\":" + Json.str(r.typeName()) + ",\"epoch\":" + r.epoch()
                 + ",\"thread\":" + r.thread() + ",\"threadSeq\":" + r.threadSeq() + ",\"length\":" + r.payload().length
                 + ",\"payload\":" + Json.str(hex ? hex(r.payload(), 4096) : escaped(r.payload(), 4096))
-                + ",\"summary\":" + Json.str(preview(r, hex)) + "}";
+                + ",\"summary\":" + Json.str(preview(r, hex))
+                + (timeMillis == Long.MIN_VALUE ? "" : ",\"timeMillis\":" + (timeMillis < 0 ? "null" : timeMillis))
+                + "}";
     }
 
     private static String preview(LogRecord r, boolean hex) {
