@@ -46,9 +46,16 @@ public final class ThreadState {
         return new ThreadState(vid, agent);
     }
 
-    /** Threads of the agent and of the libraries it uses (Chronicle names its threads so). */
+    /**
+     * Threads of the agent and of the libraries it uses (Chronicle names its threads so), and the
+     * JDK's monitoring threads: the attach listener, and the RMI and JMX threads of the management
+     * agent it starts when a tool (jconsole, {@code revenant status}) connects. Those come and go
+     * with tools, not with the app, and recording them would leave determinants a replay never asks
+     * for (and a later attach would find in its way after a recovery).
+     */
     static boolean isAgentName(String name) {
-        return name.startsWith("revenant-") || name.startsWith("chronicle") || name.contains("~");
+        return name.startsWith("revenant-") || name.startsWith("chronicle") || name.contains("~")
+                || name.equals("Attach Listener") || name.startsWith("RMI ") || name.startsWith("JMX ");
     }
 
     /**

@@ -40,6 +40,7 @@ public final class LogReader implements AutoCloseable {
     private long lastPosition = -1;
     private long records;
     private boolean finished;
+    private java.util.function.Consumer<ForceTiming> timings;
 
     private LogReader(Path dir, Mode mode, List<Path> segments, long firstPosition) {
         this.dir = dir;
@@ -95,6 +96,15 @@ public final class LogReader implements AutoCloseable {
 
     public List<Path> segments() {
         return Collections.unmodifiableList(segments);
+    }
+
+    /**
+     * Hands every force timing the writer noted (one per force that moved the stable position,
+     * in file order) to {@code c} as the reader passes it; logs written before force timings were
+     * noted have none.
+     */
+    public void onForceTiming(java.util.function.Consumer<ForceTiming> c) {
+        this.timings = c;
     }
 
     /** Damage and torn tails found so far. */
@@ -153,7 +163,13 @@ public final class LogReader implements AutoCloseable {
                     records++;
                     return r;
                 }
-                case META -> s.skip();
+                case META -> {
+                    ForceTiming ft = s.forceTiming();
+                    if (ft != null && timings != null) {
+                        timings.accept(ft);
+                    }
+                    s.skip();
+                }
                 case STABLE_MARK -> {
                     maxStableMark = Math.max(maxStableMark, s.stableMark());
                     s.skip();

@@ -11,7 +11,8 @@ import java.util.function.Consumer;
 /**
  * Reads a whole log and reports whether it is sound: what {@code revenant verify} prints.
  * Damage (exit 1) is anything that loses or contradicts a record the log should hold; a torn tail
- * after a crash is normal and reported without failing.
+ * after a crash is normal and reported without failing. Force-timing documents are not checked
+ * (they are statistics: a torn or missing one is no loss); a caller may collect them on the way.
  */
 public final class LogVerifier {
 
@@ -45,6 +46,11 @@ public final class LogVerifier {
 
     /** Verifies, handing every intact record to {@code each} on the way (for progress or listing). */
     public static Report verify(Path dir, Consumer<LogRecord> each) throws IOException {
+        return verify(dir, each, null);
+    }
+
+    /** As {@link #verify(Path, Consumer)}, also handing every force timing in the log to {@code timings}. */
+    public static Report verify(Path dir, Consumer<LogRecord> each, Consumer<ForceTiming> timings) throws IOException {
         Map<Integer, Long> byType = new TreeMap<>();
         Map<Long, Long> byThread = new TreeMap<>();
         List<LogHeader> sessions = new ArrayList<>();
@@ -53,6 +59,9 @@ public final class LogVerifier {
         long count = 0;
         long expectedStart = Truncation.firstPosition(dir);
         try (LogReader r = LogReader.open(dir, LogReader.Mode.LENIENT)) {
+            if (timings != null) {
+                r.onForceTiming(timings);
+            }
             for (LogRecord rec; (rec = r.next()) != null; ) {
                 if (first < 0) {
                     first = rec.position();

@@ -235,9 +235,23 @@ public final class LogWriter implements AutoCloseable {
     private StableWatermarkFile watermarkFile;
     private final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
 
-    // Statistics for tools.
+    // Statistics for tools and live monitoring, all kept off the app's path: the writer thread
+    // counts records and bytes once per drained batch (plain fields, read racily), the thread that
+    // forces times each force (a few per millisecond at most).
     private final AtomicLong forces = new AtomicLong();
     private final AtomicLong forceNanosTotal = new AtomicLong();
+    private final long[] typeCounts = new long[256];
+    private volatile long bytesWritten;
+    private final java.util.concurrent.atomic.AtomicLongArray forceBuckets =
+            new java.util.concurrent.atomic.AtomicLongArray(ForceTiming.BUCKET_BOUNDS_MICROS.length + 1);
+    private volatile long lastForceNanos;
+    private final AtomicLong maxForceNanos = new AtomicLong();
+    /** nanoTime when the oldest record not yet stable was written; 0 when everything written is stable. */
+    private volatile long firstUnstableAt;
+    private volatile long lastLagNanos;
+    private final AtomicLong maxLagNanos = new AtomicLong();
+    /** The last force that moved the stable position; written after its stable mark. */
+    private volatile ForceTiming lastTiming;
 
     private record PendingListener(long position, StableListener listener) {}
 
@@ -505,6 +519,53 @@ public final class LogWriter implements AutoCloseable {
 
     public long forceNanosTotal() {
         return forceNanosTotal.get();
+    }
+
+    /** Records this session wrote, by type code (index; codes of 255 and more count at 255). A racy copy. */
+    public long[] recordsWrittenByType() {
+        return typeCounts.clone();
+    }
+
+    /** Bytes of records (headers, payloads, CRCs) this session handed to Chronicle. */
+    public long bytesWritten() {
+        return bytesWritten;
+    }
+
+    /** Forces so far per latency bucket ({@link ForceTiming#BUCKET_BOUNDS_MICROS}, one more for the rest). */
+    public long[] forceHistogram() {
+        long[] h = new long[forceBuckets.length()];
+        for (int i = 0; i < h.length; i++) {
+            h[i] = forceBuckets.get(i);
+        }
+        return h;
+    }
+
+    public long lastForceNanos() {
+        return lastForceNanos;
+    }
+
+    public long maxForceNanos() {
+        return maxForceNanos.get();
+    }
+
+    /** How long the oldest record written but not yet stable has waited; 0 when all written is stable. */
+    public long stableLagNanos() {
+        long since = firstUnstableAt;
+        return since == 0 || stable >= written ? 0 : Math.max(0, System.nanoTime() - since);
+    }
+
+    /** Stable lag at the last force that moved the stable position (how long its oldest record waited). */
+    public long lastStableLagNanos() {
+        return lastLagNanos;
+    }
+
+    public long maxStableLagNanos() {
+        return maxLagNanos.get();
+    }
+
+    /** The last force that moved the stable position, or null before the first. */
+    public ForceTiming lastForceTiming() {
+        return lastTiming;
     }
 
     public long append(int type, long thread, long threadSeq, byte[] payload) {
@@ -947,8 +1008,10 @@ public final class LogWriter implements AutoCloseable {
     private void finalForce() throws IOException {
         long target = written;
         if (target > stable || markWritten < target) {
+            long since = firstUnstableAt;
             forceFile(segment);
             advanceStable(target);
+            noteTiming(target, since);
             writeStableMark(target);
             markWritten = target;
             forceFile(segment);
@@ -1052,14 +1115,29 @@ public final class LogWriter implements AutoCloseable {
             if (wanted && ++wantedForces == STALL_BEFORE_FORCE) {
                 stallForTest(target);
             }
+            long since = firstUnstableAt;
             forceFile(ch);
             advanceStable(target);
+            noteTiming(target, since);
             markRequested = target;
             completeWaiters();
             return true;
         } finally {
             forceLock.unlock();
         }
+    }
+
+    /**
+     * After a force that made {@code target} stable: how long its oldest record had waited, and the
+     * timing the writer logs after the stable mark. Records written while it forced are waiting now.
+     */
+    private void noteTiming(long target, long since) {
+        long end = lastForceAt;
+        long lag = since == 0 ? 0 : Math.max(0, end - since);
+        lastLagNanos = lag;
+        maxLagNanos.accumulateAndGet(lag, Math::max);
+        firstUnstableAt = written > target ? end - lastForceNanos : 0;
+        lastTiming = new ForceTiming(target, appendedPosition(), System.currentTimeMillis(), lastForceNanos, lag);
     }
 
     private synchronized void advanceStable(long target) {
@@ -1118,6 +1196,7 @@ public final class LogWriter implements AutoCloseable {
             }
             at += RecordDescriptor.encode(scratch, at, types[i], 0, epoch, base + s, threads[i], threadSeqs[i],
                     src, srcOff, len, crc);
+            typeCounts[Math.min(types[i], 255)]++;
             stall |= base + s == options.stallAtPosition;
         }
         long end;
@@ -1135,6 +1214,10 @@ public final class LogWriter implements AutoCloseable {
         }
         fileEnd = end;
         written = base + next + n - 1; // after the segment: the syncer reads them in the other order
+        bytesWritten += at;
+        if (firstUnstableAt == 0) {
+            firstUnstableAt = System.nanoTime();
+        }
         return n;
     }
 
@@ -1184,6 +1267,9 @@ public final class LogWriter implements AutoCloseable {
         lastForceAt = t1;
         forces.incrementAndGet();
         forceNanosTotal.addAndGet(t1 - t0);
+        lastForceNanos = t1 - t0;
+        maxForceNanos.accumulateAndGet(t1 - t0, Math::max);
+        forceBuckets.incrementAndGet(ForceTiming.bucket(t1 - t0));
     }
 
     private void writeStableMark(long position) {
@@ -1196,6 +1282,21 @@ public final class LogWriter implements AutoCloseable {
             out.writeLong(position);
             out.writeInt(SegmentScanner.stableMarkCheck(position));
             fileEnd = Math.max(fileEnd, out.writePosition());
+        }
+        // Its own document after the mark, so a reader that knows only 16-byte marks still finds them.
+        ForceTiming t = lastTiming;
+        if (t != null && t.stablePosition() == position) {
+            try (DocumentContext dc = appender.writingDocument(true)) {
+                Bytes<?> out = dc.wire().bytes();
+                out.writeInt(SegmentScanner.FORCE_TIMING_MAGIC);
+                out.writeLong(t.stablePosition());
+                out.writeLong(t.appendedPosition());
+                out.writeLong(t.wallMillis());
+                out.writeLong(t.forceNanos());
+                out.writeLong(t.lagNanos());
+                out.writeInt(SegmentScanner.forceTimingCheck(t.stablePosition(), t.appendedPosition(), t.wallMillis(),
+                        t.forceNanos(), t.lagNanos()));
+            }
         }
     }
 

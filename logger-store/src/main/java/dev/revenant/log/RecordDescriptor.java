@@ -30,7 +30,14 @@ import java.util.zip.CRC32C;
  *          +---------------+
  * </pre>
  *
- * A record is therefore {@value #OVERHEAD} bytes plus its payload. The CRC covers the header too,
+ * Besides data documents of records, a segment holds the writer's own metadata documents (metadata
+ * bit set): the 16-byte stable mark ({@code "RVSM"}, stable position, check) after each force, and
+ * since force timings were added, right after it, the 48-byte force timing ({@code "RVFT"}, stable
+ * position, appended position, wall millis, force nanos, lag nanos, check) — see
+ * {@link SegmentScanner}. Readers skip metadata they do not know, so either way old and new builds
+ * read each other's logs; no format version change.
+ *
+ * <p>A record is therefore {@value #OVERHEAD} bytes plus its payload. The CRC covers the header too,
  * so a flipped bit in the position or the type is caught, not only in the payload.
  */
 public final class RecordDescriptor {

@@ -32,6 +32,15 @@ final class SegmentScanner implements AutoCloseable {
     /** Magic at the start of our own metadata documents that carry a stable watermark ("RVSM"). */
     static final int STABLE_MARK_MAGIC = 0x4D535652;
     static final int STABLE_MARK_SIZE = 16;
+    /**
+     * Magic of the force-timing metadata document ("RVFT") the writer puts right after each stable
+     * mark since the force-timing addition: {@code magic u32, stable position u64, appended
+     * position u64, wall millis u64, force nanos u64, lag nanos u64, check u32} = 48 bytes. A
+     * reader that predates it sees an unknown metadata document of another size and skips it, as
+     * it skips Chronicle's own; logs without it read as before.
+     */
+    static final int FORCE_TIMING_MAGIC = 0x54465652;
+    static final int FORCE_TIMING_SIZE = 48;
 
     /** What the scanner found at its current offset. */
     enum Kind {
@@ -67,6 +76,7 @@ final class SegmentScanner implements AutoCloseable {
     private int recordLength;
     private LogRecord record;
     private long stableMark;
+    private ForceTiming forceTiming;
     private RecordDescriptor.Problem problem;
 
     SegmentScanner(Path file) throws IOException {
@@ -118,6 +128,11 @@ final class SegmentScanner implements AutoCloseable {
         return problem;
     }
 
+    /** When {@link #peek} returned {@link Kind#META}: the force timing it holds, or null if it is Chronicle's. */
+    ForceTiming forceTiming() {
+        return forceTiming;
+    }
+
     int docLength() {
         return docLength;
     }
@@ -126,6 +141,7 @@ final class SegmentScanner implements AutoCloseable {
     Kind peek() {
         record = null;
         problem = null;
+        forceTiming = null;
         if (inDoc < docEnd) {
             return peekRecord();
         }
@@ -156,6 +172,16 @@ final class SegmentScanner implements AutoCloseable {
                 if (map.getInt(body + 12) == stableMarkCheck(mark)) {
                     stableMark = mark;
                     return kind = Kind.STABLE_MARK;
+                }
+            }
+            if (len == FORCE_TIMING_SIZE && map.getInt(body) == FORCE_TIMING_MAGIC) {
+                long pos = map.getLong(body + 4);
+                long appended = map.getLong(body + 12);
+                long wall = map.getLong(body + 20);
+                long force = map.getLong(body + 28);
+                long lag = map.getLong(body + 36);
+                if (map.getInt(body + 44) == forceTimingCheck(pos, appended, wall, force, lag)) {
+                    forceTiming = new ForceTiming(pos, appended, wall, force, lag);
                 }
             }
             return kind = Kind.META;
@@ -268,6 +294,15 @@ final class SegmentScanner implements AutoCloseable {
     static int stableMarkCheck(long mark) {
         long x = mark * 0x9E3779B97F4A7C15L;
         return (int) (x ^ (x >>> 32)) ^ STABLE_MARK_MAGIC;
+    }
+
+    /** Check value of a force-timing document, mixed like the stable mark's. */
+    static int forceTimingCheck(long pos, long appended, long wall, long force, long lag) {
+        long x = pos;
+        for (long v : new long[] {appended, wall, force, lag}) {
+            x = (x ^ v) * 0x9E3779B97F4A7C15L;
+        }
+        return (int) (x ^ (x >>> 32)) ^ FORCE_TIMING_MAGIC;
     }
 
     @Override

@@ -175,4 +175,57 @@ class LogWriterTest {
             assertThat(r.next().payload()).hasSize(256 * 1024 - 64 - RecordDescriptor.OVERHEAD);
         }
     }
+
+    @Test
+    void countersAndForceTimingsFollowWhatWasWrittenAndForced() throws Exception {
+        Path dir = tmp.resolve("timed");
+        long last;
+        try (LogWriter w = LogWriter.open(dir)) {
+            for (int i = 0; i < 50; i++) {
+                last = w.append(RecordTypes.CLOCK, 1, i, payload(1, i));
+                if (i % 10 == 9) {
+                    w.awaitStable(last);
+                }
+            }
+            assertThat(w.recordsWrittenByType()[RecordTypes.CLOCK]).isEqualTo(50);
+            assertThat(w.recordsWrittenByType()[RecordTypes.HEADER]).isEqualTo(1);
+            assertThat(w.bytesWritten()).isGreaterThanOrEqualTo(50L * RecordDescriptor.recordSize(24));
+            assertThat(java.util.Arrays.stream(w.forceHistogram()).sum()).isEqualTo(w.forceCount());
+            assertThat(w.maxForceNanos()).isGreaterThanOrEqualTo(w.lastForceNanos()).isPositive();
+            assertThat(w.lastForceTiming()).isNotNull();
+            assertThat(w.stablePosition()).isGreaterThanOrEqualTo(50);
+        }
+        List<ForceTiming> timings = new ArrayList<>();
+        try (LogReader r = LogReader.open(dir, LogReader.Mode.STRICT)) {
+            r.onForceTiming(timings::add);
+            while (r.next() != null) {
+                // read all
+            }
+            assertThat(r.stableWatermark()).isEqualTo(50); // the 16-byte marks are still found
+        }
+        assertThat(timings).isNotEmpty().allMatch(t -> t.forceNanos() > 0 && t.wallMillis() > 0
+                && t.appendedPosition() >= t.stablePosition());
+        assertThat(timings.get(timings.size() - 1).stablePosition()).isEqualTo(50);
+        for (int i = 1; i < timings.size(); i++) {
+            assertThat(timings.get(i).stablePosition()).isGreaterThanOrEqualTo(timings.get(i - 1).stablePosition());
+        }
+        assertThat(LogVerifier.verify(dir).sound()).isTrue();
+    }
+
+    @Test
+    void forceLatencyBucketsAndQuantiles() {
+        assertThat(ForceTiming.bucket(50_000)).isZero();          // 50 us
+        assertThat(ForceTiming.bucket(100_000)).isZero();         // 100 us: bounds are inclusive
+        assertThat(ForceTiming.bucket(1_500_000)).isEqualTo(4);   // 1.5 ms: <= 2 ms
+        assertThat(ForceTiming.bucket(5_000_000_000L)).isEqualTo(ForceTiming.BUCKET_BOUNDS_MICROS.length);
+        long[] h = new long[ForceTiming.BUCKET_BOUNDS_MICROS.length + 1];
+        assertThat(ForceTiming.quantileMicros(h, 0.5)).isEqualTo(-1);
+        h[2] = 98;
+        h[6] = 2;
+        assertThat(ForceTiming.quantileMicros(h, 0.5)).isEqualTo(500);
+        assertThat(ForceTiming.quantileMicros(h, 0.99)).isEqualTo(10_000);
+        assertThat(ForceTiming.bucketLabel(0)).isEqualTo("<=100us");
+        assertThat(ForceTiming.bucketLabel(3)).isEqualTo("<=1ms");
+        assertThat(ForceTiming.bucketLabel(h.length - 1)).isEqualTo(">1s");
+    }
 }

@@ -66,6 +66,16 @@ public final class InspectCommand implements Callable<Integer> {
                     + "next).")
     List<Integer> epochs = new ArrayList<>();
 
+    @Option(names = "--since", paramLabel = "TIME",
+            description = "Only records at or after TIME: an instant (2026-11-27T06:53:07Z) or a time after the start "
+                    + "of the record's session (+30s, +500ms, +5m, +1h). A record's time is estimated as stats does it "
+                    + "(session start, the app's clock readings, the writer's force timings); records without one "
+                    + "are left out when a time filter is given.")
+    String since;
+
+    @Option(names = "--until", paramLabel = "TIME", description = "Only records at or before TIME (as --since).")
+    String until;
+
     @Option(names = "--hex", description = "Show payload bytes (socket data, random bytes, notes) as hex instead "
             + "of escaped text.")
     boolean hex;
@@ -85,18 +95,23 @@ public final class InspectCommand implements Callable<Integer> {
         if (from > to) {
             throw new ParameterException(spec.commandLine(), "--from " + from + " is after --to " + to);
         }
+        RecordClock.Bound sinceBound = bound("--since", since);
+        RecordClock.Bound untilBound = bound("--until", until);
+        RecordClock clock = new RecordClock();
         List<String> lines = new ArrayList<>();
         Map<Integer, EpochSpan> spans = new TreeMap<>();
         LogVerifier.Report report = VerifyCommand.read(spec, log, "inspect", r -> {
             spans.computeIfAbsent(r.epoch(), e -> new EpochSpan()).add(r);
+            long time = clock.add(r);
             if (!noRecords && r.position() >= from && r.position() <= to
+                    && inTime(time, clock.sessionStart(r.epoch()), sinceBound, untilBound)
                     && (typeCodes.isEmpty() || typeCodes.contains(r.type()))
                     && (threads.isEmpty() || threads.contains(r.thread()))
                     && (epochs.isEmpty() || epochs.contains(r.epoch()))
                     && (conns.isEmpty() || namesAny(r, conns))) {
-                lines.add(json ? recordJson(r, hex) : recordLine(r, hex));
+                lines.add(json ? recordJson(r, hex, time) : recordLine(r, hex));
             }
-        });
+        }, clock::timing);
         if (report == null) {
             return RevenantCli.EXIT_USAGE;
         }
@@ -106,6 +121,24 @@ public final class InspectCommand implements Callable<Integer> {
             printText(out, report, spans, lines);
         }
         return report.sound() ? RevenantCli.EXIT_OK : RevenantCli.EXIT_PROBLEM;
+    }
+
+    private RecordClock.Bound bound(String option, String value) {
+        try {
+            return value == null ? null : RecordClock.Bound.parse(value);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), option + " " + e.getMessage());
+        }
+    }
+
+    private static boolean inTime(long time, long start, RecordClock.Bound since, RecordClock.Bound until) {
+        if (since == null && until == null) {
+            return true;
+        }
+        if (time < 0) {
+            return false;
+        }
+        return (since == null || time >= since.at(start)) && (until == null || time <= until.at(start));
     }
 
     /** Records, first and last position of one epoch, gathered while reading. */
@@ -233,10 +266,17 @@ public final class InspectCommand implements Callable<Integer> {
      * {@code summary} the decoded line {@link #recordLine} ends with.
      */
     static String recordJson(LogRecord r, boolean hex) {
+        return recordJson(r, hex, Long.MIN_VALUE);
+    }
+
+    /** As {@link #recordJson(LogRecord, boolean)}, with the record's estimated time ({@code timeMillis}, null if unknown). */
+    static String recordJson(LogRecord r, boolean hex, long timeMillis) {
         return "{\"position\":" + r.position() + ",\"type\":" + Json.str(r.typeName()) + ",\"epoch\":" + r.epoch()
                 + ",\"thread\":" + r.thread() + ",\"threadSeq\":" + r.threadSeq() + ",\"length\":" + r.payload().length
                 + ",\"payload\":" + Json.str(hex ? hex(r.payload(), 4096) : escaped(r.payload(), 4096))
-                + ",\"summary\":" + Json.str(preview(r, hex)) + "}";
+                + ",\"summary\":" + Json.str(preview(r, hex))
+                + (timeMillis == Long.MIN_VALUE ? "" : ",\"timeMillis\":" + (timeMillis < 0 ? "null" : timeMillis))
+                + "}";
     }
 
     private static String preview(LogRecord r, boolean hex) {

@@ -38,6 +38,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         ExportCommand.class,
         DiffCommand.class,
         DiagramCommand.class,
+        StatusCommand.class,
         SelfTestChronicleCommand.class,
         CommandLine.HelpCommand.class,
     })

@@ -16,6 +16,7 @@ import java.util.concurrent.Callable;
 
 import dev.revenant.bridge.Hooks;
 import dev.revenant.bridge.NetHooks;
+import dev.revenant.log.ForceTiming;
 import dev.revenant.log.LogHeader;
 import dev.revenant.log.LogIssue;
 import dev.revenant.log.LogRecord;
@@ -35,11 +36,14 @@ import picocli.CommandLine.Spec;
         description = {"Sums up a log: its sessions (epochs) with start time, records and rate; size on disk "
                 + "(allocated blocks: segments are sparse files); records and bytes by type; records per second over "
                 + "time; the stable watermark and how far the log runs past it; torn bytes a crash left per session; "
-                + "the servers bound and the connections accepted, with the bytes read from each.",
+                + "the servers bound and the connections accepted, with the bytes read from each; the writer's "
+                + "force timings (latency histogram, records and time waiting to become stable at each force); "
+                + "checkpoints.",
                 "Time of a record: the latest of its session's start (the header's wall time) and the clock readings "
                         + "the app made before it in that session (currentTimeMillis, Clock.millis and Instant as "
-                        + "they are; System.nanoTime as time elapsed since the first one). Records of an app that "
-                        + "reads no clock all count at their session's start."},
+                        + "they are; System.nanoTime as time elapsed since the first one), and the end of the last "
+                        + "force the writer timed before the record was appended. Records of an app that reads no "
+                        + "clock, in a log without force timings, all count at their session's start."},
         footerHeading = "%n",
         footer = "Exit codes: 0 ok; 1 the log holds damage (the numbers cover the intact records; where is printed); "
                 + "2 usage, or the directory is not a log.")
@@ -113,6 +117,9 @@ public final class StatsCommand implements Callable<Integer> {
 
         /** Takes in a CLOCK record of this session. */
         void clock(Decoded d, Stats s) {
+            if (s == null) {
+                s = new Stats();
+            }
             if (d.value == null) {
                 return;
             }
@@ -140,6 +147,14 @@ public final class StatsCommand implements Callable<Integer> {
                 }
                 default -> { }
             }
+        }
+
+        /**
+         * A force the writer timed at {@code millis} had handed out positions only below this
+         * record's: the record was appended after that moment.
+         */
+        void forcedBefore(long millis) {
+            advance(millis);
         }
 
         private void wall(long millis) {
@@ -186,6 +201,33 @@ public final class StatsCommand implements Callable<Integer> {
         long nanoReadings;
         long timed;
         int run = -1;
+        long checkpoints;
+        // From the writer's force timings (logs written before they were noted have none).
+        ForceTiming lastTiming;
+        long forces;
+        final long[] forceHistogram = new long[ForceTiming.BUCKET_BOUNDS_MICROS.length + 1];
+        long forceNanosMax;
+        long forceNanosTotal;
+        long lagRecordsMax;
+        long lagRecordsTotal;
+        long lagNanosMax;
+        long lagNanosTotal;
+        long timedByForces;
+
+        void timing(ForceTiming t) {
+            forces++;
+            forceHistogram[ForceTiming.bucket(t.forceNanos())]++;
+            forceNanosMax = Math.max(forceNanosMax, t.forceNanos());
+            forceNanosTotal += t.forceNanos();
+            long lagRecords = Math.max(0, t.appendedPosition() - t.stablePosition());
+            lagRecordsMax = Math.max(lagRecordsMax, lagRecords);
+            lagRecordsTotal += lagRecords;
+            lagNanosMax = Math.max(lagNanosMax, t.lagNanos());
+            lagNanosTotal += t.lagNanos();
+            if (lastTiming == null || t.wallMillis() >= lastTiming.wallMillis()) {
+                lastTiming = t;
+            }
+        }
 
         void add(LogRecord r) {
             Session s = sessions.computeIfAbsent(r.epoch(), Session::new);
@@ -209,9 +251,15 @@ public final class StatsCommand implements Callable<Integer> {
                 }
                 case RecordTypes.ENVIRONMENT -> run = r.epoch();
                 case RecordTypes.CONTINUES -> s.continues = true;
+                case RecordTypes.CHECKPOINT -> checkpoints++;
                 case RecordTypes.CLOCK -> s.time.clock(Decoded.of(r), this);
                 case RecordTypes.SOCKET_ACCEPT, RecordTypes.SOCKET_READ -> socket(r, Decoded.of(r));
                 default -> { }
+            }
+            if (lastTiming != null && lastTiming.appendedPosition() < r.position() && s.time.start >= 0
+                    && lastTiming.wallMillis() > s.time.now) {
+                s.time.forcedBefore(lastTiming.wallMillis());
+                timedByForces++;
             }
             if (s.time.now >= 0) {
                 timed++;
@@ -282,7 +330,7 @@ public final class StatsCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--top must be 0 or more");
         }
         Stats st = new Stats();
-        LogVerifier.Report report = VerifyCommand.read(spec, log, "stats", st::add);
+        LogVerifier.Report report = VerifyCommand.read(spec, log, "stats", st::add, st::timing);
         if (report == null) {
             return RevenantCli.EXIT_USAGE;
         }
@@ -359,8 +407,10 @@ public final class StatsCommand implements Callable<Integer> {
 
     private static String timeSource(Stats st) {
         long starts = st.sessions.values().stream().filter(s -> s.time.start >= 0).count();
-        return "the latest of the session's start (" + starts + " header time(s)) and the clock readings before the "
-                + "record (" + st.wallReadings + " wall-clock, " + st.nanoReadings + " System.nanoTime)";
+        return "the latest of the session's start (" + starts + " header time(s)), the clock readings before the "
+                + "record (" + st.wallReadings + " wall-clock, " + st.nanoReadings + " System.nanoTime) and the end of "
+                + "the last force the writer timed before it was appended (" + st.forces + " timed force(s), which "
+                + "moved " + st.timedByForces + " record time(s))";
     }
 
     private List<Conn> topConnections(Stats st) {
@@ -401,6 +451,24 @@ public final class StatsCommand implements Callable<Integer> {
                 duration(width), timeSource(st), st.timed, r.records());
         buckets.forEach((k, v) -> out.printf(Locale.ROOT, "  %-24s %10d records %12.1f/s%n", Instant.ofEpochSecond(k), v,
                 v / (double) width));
+        if (st.forces == 0) {
+            out.println("forces: none timed in this log (written before the writer noted force timings)");
+        } else {
+            out.printf(Locale.ROOT, "forces (timed by the writer): %d, latency mean %.3f ms, max %.3f ms, p50 <= %s, "
+                    + "p99 <= %s%n", st.forces, st.forceNanosTotal / 1e6 / st.forces, st.forceNanosMax / 1e6,
+                    micros(ForceTiming.quantileMicros(st.forceHistogram, 0.5)),
+                    micros(ForceTiming.quantileMicros(st.forceHistogram, 0.99)));
+            for (int i = 0; i < st.forceHistogram.length; i++) {
+                if (st.forceHistogram[i] > 0) {
+                    out.printf("  %-8s %10d%n", ForceTiming.bucketLabel(i), st.forceHistogram[i]);
+                }
+            }
+            out.printf(Locale.ROOT, "stable lag at each force: records appended not yet stable mean %.1f, max %d; "
+                    + "oldest record's wait mean %.3f ms, max %.3f ms%n", st.lagRecordsTotal / (double) st.forces,
+                    st.lagRecordsMax, st.lagNanosTotal / 1e6 / st.forces, st.lagNanosMax / 1e6);
+        }
+        out.println("checkpoints: " + (st.checkpoints == 0 ? "none (recovery replays the whole log)"
+                : Long.toString(st.checkpoints)));
         List<Conn> servers = st.conns.values().stream().filter(c -> c.server).toList();
         out.println("servers bound (from SOCKET_ACCEPT bind records):" + (servers.isEmpty() ? " none" : ""));
         for (Conn c : servers) {
@@ -478,7 +546,25 @@ public final class StatsCommand implements Callable<Integer> {
                     .append('}');
             first = false;
         }
-        sb.append("]},\"servers\":[");
+        sb.append("]},\"forces\":{\"timed\":").append(st.forces)
+                .append(",\"bucketBoundsMicros\":").append(java.util.Arrays.toString(ForceTiming.BUCKET_BOUNDS_MICROS)
+                        .replace(" ", ""))
+                .append(",\"histogram\":").append(java.util.Arrays.toString(st.forceHistogram).replace(" ", ""))
+                .append(",\"meanMillis\":").append(st.forces == 0 ? "null" : decimal(st.forceNanosTotal / 1e6 / st.forces, 3))
+                .append(",\"maxMillis\":").append(st.forces == 0 ? "null" : decimal(st.forceNanosMax / 1e6, 3))
+                .append(",\"p50Micros\":").append(ForceTiming.quantileMicros(st.forceHistogram, 0.5))
+                .append(",\"p99Micros\":").append(ForceTiming.quantileMicros(st.forceHistogram, 0.99))
+                .append("},\"stableLag\":{\"lastPosition\":").append(r.lastPosition())
+                .append(",\"stableWatermark\":").append(r.stableWatermark())
+                .append(",\"recordsPastWatermark\":").append(lag)
+                .append(",\"timedForces\":").append(st.forces)
+                .append(",\"meanRecords\":").append(st.forces == 0 ? "null"
+                        : decimal(st.lagRecordsTotal / (double) st.forces, 3))
+                .append(",\"maxRecords\":").append(st.forces == 0 ? "null" : Long.toString(st.lagRecordsMax))
+                .append(",\"meanMillis\":").append(st.forces == 0 ? "null" : decimal(st.lagNanosTotal / 1e6 / st.forces, 3))
+                .append(",\"maxMillis\":").append(st.forces == 0 ? "null" : decimal(st.lagNanosMax / 1e6, 3))
+                .append("},\"checkpoints\":").append(st.checkpoints);
+        sb.append(",\"servers\":[");
         first = true;
         for (Conn c : st.conns.values()) {
             if (c.server) {
@@ -530,6 +616,13 @@ public final class StatsCommand implements Callable<Integer> {
             u++;
         }
         return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
+    }
+
+    private static String micros(long us) {
+        if (us < 0) {
+            return "n/a";
+        }
+        return us >= 1000 ? decimal(us / 1000.0, 1) + " ms" : us + " us";
     }
 
     private static String duration(long seconds) {

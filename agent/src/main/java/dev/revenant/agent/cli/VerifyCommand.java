@@ -69,6 +69,12 @@ public final class VerifyCommand implements Callable<Integer> {
      */
     static LogVerifier.Report read(CommandSpec spec, LogOptions log, String command, Consumer<LogRecord> each)
             throws IOException {
+        return read(spec, log, command, each, null);
+    }
+
+    /** As {@link #read(CommandSpec, LogOptions, String, Consumer)}, also passing on the writer's force timings. */
+    static LogVerifier.Report read(CommandSpec spec, LogOptions log, String command, Consumer<LogRecord> each,
+                                   Consumer<dev.revenant.log.ForceTiming> timings) throws IOException {
         PrintWriter err = spec.commandLine().getErr();
         Progress progress = new Progress(err, command);
         long[] n = {0};
@@ -76,7 +82,7 @@ public final class VerifyCommand implements Callable<Integer> {
             return LogVerifier.verify(log.log, r -> {
                 progress.update(++n[0]);
                 each.accept(r);
-            });
+            }, timings);
         } catch (LogDirectoryException e) {
             err.println("revenant " + command + ": " + e.getMessage());
             return null;

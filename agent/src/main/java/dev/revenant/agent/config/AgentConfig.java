@@ -15,12 +15,14 @@ import java.util.Map;
  * <p>Keys: {@code log}, {@code strict}, {@code commit}, {@code diskfull} (what held output does
  * while the log's file system refuses room: {@code hold} keeps it until the log can be written
  * again, {@code fail} fails the app's pending and new socket writes with an {@code IOException}),
- * {@code exclude}, {@code role}, {@code force} (replay a log from another app build) and
+ * {@code exclude}, {@code role}, {@code force} (replay a log from another app build),
  * {@code disable} (switch off recording of a category: for proving tests can fail, never for
- * production). The README's configuration table lists them.
+ * production), {@code jmx} (register the monitoring MBean), {@code stop} (replay: park the app's
+ * threads at this log position; set by {@code replay --to}) and {@code hold} (keep the JVM once
+ * stopped instead of exiting 0; {@code replay --suspend}). The README's configuration table lists them.
  */
 public record AgentConfig(Path log, boolean strict, String commit, List<String> exclude, String role, boolean force,
-                          List<String> disable, String diskfull) {
+                          List<String> disable, String diskfull, boolean jmx, long stop, boolean hold) {
 
     /** Every key with its default; the order is the README's. */
     public static final Map<String, String> DEFAULTS;
@@ -35,6 +37,9 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
         d.put("role", "record");
         d.put("force", "false");
         d.put("disable", "");
+        d.put("jmx", "true");
+        d.put("stop", "-1");
+        d.put("hold", "false");
         DEFAULTS = java.util.Collections.unmodifiableMap(d);
     }
 
@@ -99,8 +104,28 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
                 throw new ConfigException("disable=" + c + ": expected clocks, random, threads, hashes or sockets");
             }
         }
+        String jmx = v.get("jmx").toLowerCase(Locale.ROOT);
+        if (!jmx.equals("true") && !jmx.equals("false")) {
+            throw new ConfigException("jmx=" + v.get("jmx") + ": expected true or false");
+        }
+        long stop;
+        try {
+            stop = Long.parseLong(v.get("stop").trim());
+        } catch (NumberFormatException e) {
+            throw new ConfigException("stop=" + v.get("stop") + ": expected a log position (or -1)");
+        }
+        if (stop < -1) {
+            throw new ConfigException("stop=" + stop + ": expected a log position (or -1)");
+        }
+        if (stop >= 0 && !role.equals("replay")) {
+            throw new ConfigException("stop=" + stop + " is for role=replay only (revenant replay --to)");
+        }
+        String hold = v.get("hold").toLowerCase(Locale.ROOT);
+        if (!hold.equals("true") && !hold.equals("false")) {
+            throw new ConfigException("hold=" + v.get("hold") + ": expected true or false");
+        }
         return new AgentConfig(Path.of(v.get("log")), strict.equals("true"), commit, exclude, role,
-                force.equals("true"), disable, diskfull);
+                force.equals("true"), disable, diskfull, jmx.equals("true"), stop, hold.equals("true"));
     }
 
     /** A bad setting; the message is the one line the user sees. */

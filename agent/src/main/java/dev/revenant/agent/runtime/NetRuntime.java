@@ -52,6 +52,10 @@ final class NetRuntime implements NetHooks.Net {
     private final ConcurrentHashMap<Long, Conn> byId = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Integer, Integer> wakeupByEpfd = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
+    // For monitoring: server sockets bound, connections accepted and made, as this process recorded them.
+    final AtomicLong bindsRecorded = new AtomicLong();
+    final AtomicLong accepted = new AtomicLong();
+    final AtomicLong connected = new AtomicLong();
     private final List<Conn> hiddenServers = new ArrayList<>();
     /** Set (under the hiddenServers lock) once going live bound them: a later replayed bind binds at once. */
     private boolean serversBound;
@@ -355,6 +359,7 @@ final class NetRuntime implements NetHooks.Net {
     }
 
     private void recordBound(ThreadState t, int fd, SocketAddress bound) {
+        bindsRecorded.incrementAndGet();
         long id = nextId.getAndIncrement();
         register(id, fd);
         ByteBuffer b = NetCodec.buffer(NetHooks.BIND, 10 + NetCodec.addressSize(bound)).putLong(id).put((byte) 0);
@@ -464,6 +469,7 @@ final class NetRuntime implements NetHooks.Net {
     }
 
     private void recordAccepted(ThreadState t, long server, int fd, SocketAddress remote, SocketAddress local) {
+        accepted.incrementAndGet();
         long id = nextId.getAndIncrement();
         register(id, fd);
         ByteBuffer b = NetCodec.buffer(NetHooks.ACCEPT, 17 + NetCodec.addressSize(remote) + NetCodec.addressSize(local))
@@ -943,6 +949,7 @@ final class NetRuntime implements NetHooks.Net {
                 loc = null;
             }
         }
+        connected.incrementAndGet();
         long id = nextId.getAndIncrement();
         register(id, fd);
         ByteBuffer b = NetCodec.buffer(NetHooks.CONNECT, 11 + NetCodec.addressSize(rem) + NetCodec.addressSize(loc))
@@ -1247,5 +1254,14 @@ final class NetRuntime implements NetHooks.Net {
     long heldBytes() {
         Outboxes o = outboxes;
         return o == null ? 0 : o.bytesHeld.get();
+    }
+
+    Outboxes outboxes() {
+        return outboxes;
+    }
+
+    /** Connections the runtime tracks by descriptor now (server sockets included). */
+    int tracked() {
+        return byFd.size();
     }
 }

@@ -42,6 +42,10 @@ final class Outboxes implements LogWriter.StableListener {
     // Counters, for tools.
     final AtomicLong bytesHeld = new AtomicLong();
     final AtomicLong bytesReleased = new AtomicLong();
+    /** Time each write's bytes waited in an outbox, from the app's write to the last byte leaving. */
+    final java.util.concurrent.atomic.LongAdder heldNanosTotal = new java.util.concurrent.atomic.LongAdder();
+    final AtomicLong heldNanosMax = new AtomicLong();
+    final java.util.concurrent.atomic.LongAdder writesReleased = new java.util.concurrent.atomic.LongAdder();
 
     Outboxes(LogWriter log) {
         this.log = log;
@@ -160,7 +164,7 @@ final class Outboxes implements LogWriter.StableListener {
                 // What this output answers may not be in the log (appends are refused now): never send it.
                 position = Long.MAX_VALUE;
             }
-            chunks.add(new Chunk(ByteBuffer.wrap(data), position));
+            chunks.add(new Chunk(ByteBuffer.wrap(data), position, System.nanoTime()));
             held += data.length;
             bytesHeld.addAndGet(data.length);
             pending.put(key, this);
@@ -187,6 +191,12 @@ final class Outboxes implements LogWriter.StableListener {
                         return true;
                     }
                     chunks.poll();
+                    long waited = System.nanoTime() - c.heldAt;
+                    heldNanosTotal.add(waited);
+                    writesReleased.increment();
+                    if (waited > heldNanosMax.get()) {
+                        heldNanosMax.accumulateAndGet(waited, Math::max);
+                    }
                     notifyAll();
                 }
             } catch (IOException e) {
@@ -240,5 +250,5 @@ final class Outboxes implements LogWriter.StableListener {
         }
     }
 
-    private record Chunk(ByteBuffer data, long position) {}
+    private record Chunk(ByteBuffer data, long position, long heldAt) {}
 }

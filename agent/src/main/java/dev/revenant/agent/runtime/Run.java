@@ -25,6 +25,8 @@ final class Run implements Determinants {
     private final Replayer replayer;
     private volatile Recorder recorder;
     private final GoLive goLive;
+    /** {@code replay --to}: where app threads stop; null otherwise. */
+    private volatile StopPoint stop;
     // Clock continuity across the switch, from the replayed values.
     private long maxNano = Long.MIN_VALUE;
     private long maxMillis = Long.MIN_VALUE;
@@ -44,6 +46,14 @@ final class Run implements Determinants {
     /** Replays; with {@code goLive == null} the replayer's own end action ends the JVM. */
     static Run replaying(Replayer replayer, GoLive goLive) {
         return new Run(replayer, null, goLive);
+    }
+
+    void stopAt(StopPoint s) {
+        this.stop = s;
+    }
+
+    StopPoint stopPoint() {
+        return stop;
     }
 
     Replayer replayer() {
@@ -81,7 +91,14 @@ final class Run implements Determinants {
 
     /** This thread's next logged determinant of {@code kind}, or null if it is live (now). */
     LogRecord take(ThreadState t, int kind) {
-        return replaying(t) ? replayer.take(t, kind) : null;
+        if (!replaying(t)) {
+            return null;
+        }
+        StopPoint s = stop;
+        if (s != null) {
+            s.before(t, DeterminantCodec.kindName(kind), replayer);
+        }
+        return replayer.take(t, kind);
     }
 
     /** Stands for "replayed, and the log holds nothing more for this thread" in {@link #peekForEvent}. */

@@ -121,6 +121,9 @@ final class Session {
         Hooks.install(run);
         Hooks.threadLocalRandomInit(); // the main thread's seed, if the JDK gave it one before us
         closeAtExit(w, net);
+        if (config.jmx()) {
+            AgentStatus.registerLater(config.role(), w.directory().toString(), run, net);
+        }
     }
 
     /** At exit: held output leaves (bounded wait), then the log closes. */
@@ -182,6 +185,8 @@ final class Session {
         phases.mark("log read");
         Run run = Run.replaying(replayer, recovery);
         NetRuntime.prepareJdk();
+        StopPoint stop = config.stop() >= 0 ? new StopPoint(config.stop(), config.hold()) : null;
+        run.stopAt(stop);
         NetRuntime net = new NetRuntime(run, config.commit().equals("pessimistic"));
         if (recovery != null) {
             recovery.attach(run, net);
@@ -192,8 +197,14 @@ final class Session {
         Hooks.install(run);
         Hooks.threadLocalRandomInit();
         if (recovery == null) {
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> AgentLog.info("replay ended with the program's own "
-                    + "exit after " + replayer.replayed() + " determinants"), "revenant-shutdown"));
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> AgentLog.info(stop != null && stop.reached()
+                    ? "replay held at position " + stop.position() + " ended by a signal after " + replayer.replayed()
+                            + " determinants"
+                    : "replay ended with the program's own exit after " + replayer.replayed() + " determinants"),
+                    "revenant-shutdown"));
+        }
+        if (config.jmx()) {
+            AgentStatus.registerLater(config.role(), config.log().toString(), run, net);
         }
     }
 }

@@ -51,7 +51,7 @@ class AgentConfigTest {
     @Test
     void unknownKeysAndBadValuesAreOneLineErrors() {
         assertThatThrownBy(() -> AgentConfig.parse("lgo=/x", Map.of(), new Properties()))
-                .hasMessage("unknown agent key 'lgo' (known: log, strict, commit, diskfull, exclude, role, force, disable)");
+                .hasMessage("unknown agent key 'lgo' (known: log, strict, commit, diskfull, exclude, role, force, disable, jmx, stop, hold)");
         assertThatThrownBy(() -> AgentConfig.parse("strict=maybe", Map.of(), new Properties()))
                 .hasMessageContaining("expected true or false");
         assertThatThrownBy(() -> AgentConfig.parse("commit=eventually", Map.of(), new Properties()))
@@ -64,6 +64,24 @@ class AgentConfigTest {
                 .hasMessageContaining("log= is empty");
         assertThatThrownBy(() -> AgentConfig.parse("disable=network", Map.of(), new Properties()))
                 .hasMessage("disable=network: expected clocks, random, threads, hashes or sockets");
+        assertThatThrownBy(() -> AgentConfig.parse("stop=12", Map.of(), new Properties()))
+                .hasMessageContaining("role=replay only");
+        assertThatThrownBy(() -> AgentConfig.parse("role=replay,stop=x", Map.of(), new Properties()))
+                .hasMessageContaining("expected a log position");
+        assertThatThrownBy(() -> AgentConfig.parse("jmx=sometimes", Map.of(), new Properties()))
+                .hasMessageContaining("expected true or false");
+    }
+
+    @Test
+    void stopAndHoldAreForReplayAndJmxIsOnByDefault() {
+        AgentConfig d = AgentConfig.parse(null, Map.of(), new Properties());
+        assertThat(d.jmx()).isTrue();
+        assertThat(d.stop()).isEqualTo(-1);
+        assertThat(d.hold()).isFalse();
+        AgentConfig c = AgentConfig.parse("role=replay,stop=57,hold=true,jmx=false", Map.of(), new Properties());
+        assertThat(c.stop()).isEqualTo(57);
+        assertThat(c.hold()).isTrue();
+        assertThat(c.jmx()).isFalse();
     }
 
     @Test
