@@ -48,10 +48,7 @@ cp "$DEMO_JAR" "$WORK/jar/demo-apps.jar"
 AGENT="$WORK/jar/revenant-agent.jar"
 DEMO="$WORK/jar/demo-apps.jar"
 
-app_main() { case $1 in kv) echo dev.revenant.demo.KvServer ;; http) echo dev.revenant.demo.HttpCounter ;; line) echo dev.revenant.demo.LineCounter ;; esac; }
-app_ready() { case $1 in kv) echo 'kv listening on' ;; http) echo 'http listening on' ;; line) echo 'linecounter listening on' ;; esac; }
-app_clients() { case $1 in line) echo 1 ;; *) echo "$CLIENTS" ;; esac; }
-app_opts() { case $1 in http) echo '-Dsun.net.httpserver.nodelay=true' ;; *) echo '' ;; esac; }
+source "$HERE/apps.sh"
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 PIDS=()

@@ -130,11 +130,7 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# What each app needs: main class, its ready line, KvLoad's protocol, clients, server options.
-app_main() { case $1 in kv) echo dev.revenant.demo.KvServer ;; http) echo dev.revenant.demo.HttpCounter ;; line) echo dev.revenant.demo.LineCounter ;; esac; }
-app_ready() { case $1 in kv) echo 'kv listening on' ;; http) echo 'http listening on' ;; line) echo 'linecounter listening on' ;; esac; }
-app_clients() { case $1 in line) echo 1 ;; *) echo "$CLIENTS" ;; esac; }
-app_opts() { case $1 in http) echo '-Dsun.net.httpserver.nodelay=true' ;; *) echo '' ;; esac; }
+source "$HERE/apps.sh"
 
 # One run: start app $4 in configuration $2, load it, kill it, measure and delete its log.
 run_one() {

@@ -28,4 +28,18 @@ final class Cli {
             return new Result(exit, String.join("\n", p.lines), String.join("\n", p.errLines));
         }
     }
+
+    /** A copy of a log directory's files (not its subdirectories) in {@code parent/name}, to damage or grow. */
+    static Path copyLog(Path from, Path parent, String name) throws java.io.IOException {
+        Path to = parent.resolve(name);
+        Files.createDirectories(to);
+        try (java.util.stream.Stream<Path> s = Files.list(from)) {
+            for (Path p : s.toList()) {
+                if (Files.isRegularFile(p)) {
+                    Files.copy(p, to.resolve(p.getFileName()));
+                }
+            }
+        }
+        return to;
+    }
 }

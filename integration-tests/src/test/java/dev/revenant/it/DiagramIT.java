@@ -301,16 +301,7 @@ class DiagramIT {
     }
 
     Path copy(Path from, String name) throws IOException {
-        Path to = tmp.resolve(name);
-        Files.createDirectories(to);
-        try (Stream<Path> s = Files.list(from)) {
-            for (Path p : s.toList()) {
-                if (Files.isRegularFile(p)) {
-                    Files.copy(p, to.resolve(p.getFileName()));
-                }
-            }
-        }
-        return to;
+        return Cli.copyLog(from, tmp, name);
     }
 
     @Test
