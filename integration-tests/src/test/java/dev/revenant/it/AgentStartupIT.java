@@ -185,4 +185,45 @@ class AgentStartupIT {
         assertThat(replay.exit()).as(replay.out() + replay.err()).isZero();
         assertThat(replay.out()).contains("hello, Ada");
     }
+
+    @Test
+    void recoverStartsAfreshWhenTheProcessDiedBeforeItsLogWasDurable() throws Exception {
+        // Killed while the queue was still opening (held back by a test hook): the directory has
+        // the writer's lock and nothing else of use. The process had answered nothing, so
+        // recover starts the service afresh instead of calling the directory "not a log".
+        Path log = tmp.resolve("log");
+        List<String> record = List.of(JavaProcess.javaBin(), "-javaagent:" + Cli.agentJar() + "=log=" + log,
+                "-cp", demoJar().toString(), "dev.revenant.demo.KvServer", "0");
+        try (JavaProcess p = JavaProcess.start(Map.of("REVENANT_TEST_DELAY_QUEUE_OPEN", "20000"), record)) {
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+            while (!Files.exists(log.resolve("writer.lock")) && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(log.resolve("writer.lock")).exists();
+            assertThat(p.lines).noneMatch(l -> l.startsWith("kv listening on"));
+            p.kill9();
+        }
+        Cli.Result verify = Cli.run("verify", "--log", log.toString());
+        assertThat(verify.exit()).as("nothing durable: not a log yet").isEqualTo(2);
+        List<String> recover = List.of(JavaProcess.javaBin(), "-jar", Cli.agentJar().toString(), "recover", "--log",
+                log.toString(), "--json", "--", JavaProcess.javaBin(), "-cp", demoJar().toString(),
+                "dev.revenant.demo.KvServer", "0");
+        try (JavaProcess r = JavaProcess.start(Map.of(), recover)) {
+            String summary = r.await(l -> l.startsWith("{"), 60);
+            Map<String, Object> json = MiniJson.object(summary);
+            assertThat(json).containsEntry("fresh", true).containsEntry("replayed", 0L);
+            String listening = r.await(l -> l.startsWith("kv listening on "), 60);
+            int port = Integer.parseInt(listening.substring("kv listening on ".length()).trim());
+            try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+                s.setSoTimeout(30_000);
+                s.getOutputStream().write("SET k v\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                String reply = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+                        java.nio.charset.StandardCharsets.US_ASCII)).readLine();
+                assertThat(reply).startsWith("OK ");
+            }
+            ProcessHandle.of(((Number) json.get("pid")).longValue()).ifPresent(ProcessHandle::destroyForcibly);
+        }
+        Cli.Result after = Cli.run("verify", "--log", log.toString());
+        assertThat(after.exit()).as(after.out() + after.err()).isZero();
+    }
 }

@@ -820,7 +820,12 @@ public final class LogWriter implements AutoCloseable {
 
     private void openQueue() throws IOException {
         if (DELAY_QUEUE_OPEN > 0) {
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(DELAY_QUEUE_OPEN));
+            // sleep, not park: a waiter's unpark would end a park at once
+            try {
+                Thread.sleep(DELAY_QUEUE_OPEN);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         SingleChronicleQueue probe = SingleChronicleQueueBuilder.binary(dir).rollCycle(ROLL_CYCLE)
                 .blockSize(options.blockSize).syncMode(SyncMode.NONE).timeoutMS(2_000)

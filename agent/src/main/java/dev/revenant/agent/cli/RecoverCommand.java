@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,9 +62,10 @@ public final class RecoverCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Path dir;
         long end;
+        boolean fresh = neverStarted(log.log);
         try {
-            dir = LogDirectory.requireReadableLog(log.log);
-            end = LogReader.endPosition(dir);
+            dir = fresh ? log.log.toAbsolutePath().normalize() : LogDirectory.requireReadableLog(log.log);
+            end = fresh ? -1 : LogReader.endPosition(dir);
         } catch (LogDirectoryException e) {
             err.println("revenant recover: " + e.getMessage());
             return RevenantCli.EXIT_USAGE;
@@ -74,13 +76,27 @@ public final class RecoverCommand implements Callable<Integer> {
         }
         List<String> cmd = new ArrayList<>();
         cmd.add(command.get(0));
-        cmd.add("-javaagent:" + ReplayCommand.agentJar() + "=role=recover,log=" + dir + (force ? ",force=true" : ""));
+        cmd.add("-javaagent:" + ReplayCommand.agentJar() + (fresh ? "=log=" + dir
+                : "=role=recover,log=" + dir + (force ? ",force=true" : "")));
         cmd.addAll(command.subList(1, command.size()));
         Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.INHERIT)
                 .redirectOutput(ProcessBuilder.Redirect.INHERIT).start();
         Thread stopChild = new Thread(p::destroy, "revenant-recover-stop");
         Runtime.getRuntime().addShutdownHook(stopChild);
         boolean live = false;
+        if (fresh) {
+            // Nothing to replay: the service simply starts, recording into the directory.
+            live = true;
+            if (json) {
+                out.println("{\"epoch\":0,\"replayed\":0,\"fresh\":true,\"pid\":" + p.pid() + "}");
+                out.flush();
+            } else {
+                err.println("revenant recover: " + dir + " holds no session on disk: the process stopped before its "
+                        + "log was durable, so it had answered nothing; started afresh, recording into it (pid "
+                        + p.pid() + ")");
+                err.flush();
+            }
+        }
         boolean tty = Progress.terminal() && System.getenv("REVENANT_NO_PROGRESS") == null;
         boolean progressShown = false;
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8))) {
@@ -127,6 +143,26 @@ public final class RecoverCommand implements Callable<Integer> {
     }
 
     /** The summary for a person: {"epoch":1,"replayed":N,...} as one sentence. */
+    /**
+     * A directory the agent created (its writer lock is there) that holds no record: the recorded
+     * process died before its log was durable — with {@code commit=pessimistic} the queue opens
+     * while {@code main} runs — so it had sent nothing that depends on the log.
+     */
+    static boolean neverStarted(Path dir) {
+        try {
+            if (!Files.isDirectory(dir) || !Files.exists(dir.resolve(dev.revenant.log.LogWriter.LOCK_FILE))) {
+                return false;
+            }
+            boolean segments;
+            try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+                segments = s.anyMatch(f -> f.getFileName().toString().endsWith(".cq4"));
+            }
+            return !segments || LogReader.endPosition(dir) < 0;
+        } catch (Exception e) {
+            return false; // the usual checks say what is wrong
+        }
+    }
+
     private static String human(String json, long pid) {
         return "live again (pid " + pid + "): epoch " + field(json, "epoch") + ", " + field(json, "replayed")
                 + " determinants replayed in " + field(json, "replayMillis") + " ms, listening on "
