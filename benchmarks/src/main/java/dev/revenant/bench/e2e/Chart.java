@@ -136,7 +136,7 @@ public final class Chart {
             }
         }
         double step = niceStep(max / 4);
-        double top = Math.max(step, Math.ceil(max / step) * step);
+        double top = Math.max(step, Math.ceil(max * 1.08 / step) * step); // room for the labels over the bars
         int w = PANEL_W - 40;
         int h = PANEL_H - 40;
         int left = x0 + 40;
