@@ -53,7 +53,7 @@ final class AgentStatus implements RevenantAgentMXBean {
                 server.registerMBean(this, name);
             }
             registrationNanos = System.nanoTime() - t0;
-            if (System.getenv("REVENANT_DEBUG_STARTUP") != null) {
+            if (StartupPhases.debug()) {
                 AgentLog.line("revenant: startup: MBean " + NAME + " registered in "
                         + String.format(java.util.Locale.ROOT, "%.1f", registrationNanos / 1e6)
                         + " ms on a background thread");

@@ -901,27 +901,47 @@ final class NetRuntime implements NetHooks.Net {
      * one-off loopback listener of the agent's, whose end the agent keeps: the app's socket is a
      * stand-in like an accepted one, with the recorded addresses.
      */
+    /** A replayed CONNECT record: its connection, result, and the rest of its payload (or the failure to throw). */
+    private record ReplayedConnect(LogRecord record, long conn, byte result, ByteBuffer rest, Throwable failure) {}
+
+    /**
+     * Replay: takes this thread's next CONNECT record, which must be of kind {@code op} (else a
+     * divergence named {@code what}); a recorded failure closes {@code owner}, as the JDK does, and
+     * comes back as the failure to throw. Null when this thread is live.
+     */
+    private ReplayedConnect takeConnect(ThreadState t, byte op, String what, Object owner) {
+        LogRecord r = run.take(t, NetHooks.CONNECT);
+        if (r == null) {
+            return null;
+        }
+        ByteBuffer b = NetCodec.read(r.payload());
+        byte recordedOp = b.get();
+        long conn = b.getLong();
+        byte result = b.get();
+        if (recordedOp != op) {
+            Replayer.diverged(t, what, r, null);
+        }
+        Throwable failed = null;
+        if (result == NetCodec.CONNECT_FAILED) {
+            closeOwner(owner);
+            failed = failure(NetCodec.rest(b));
+        }
+        return new ReplayedConnect(r, conn, result, b, failed);
+    }
+
     @Override
     public Object connectEnter(ThreadState t, Object owner, int fd, SocketAddress remote) {
         if (isUnixDomain(remote)) {
             unsupported("connects of Unix-domain socket channels");
             return null;
         }
-        LogRecord r = run.take(t, NetHooks.CONNECT);
-        if (r == null) {
-            return null;
+        ReplayedConnect c = takeConnect(t, NetCodec.OP_CONNECT, "connect", owner);
+        if (c == null || c.failure != null) {
+            return c == null ? null : c.failure;
         }
-        ByteBuffer b = NetCodec.read(r.payload());
-        byte op = b.get();
-        long id = b.getLong();
-        byte result = b.get();
-        if (op != NetCodec.OP_CONNECT) {
-            Replayer.diverged(t, "connect", r, null);
-        }
-        if (result == NetCodec.CONNECT_FAILED) {
-            closeOwner(owner);
-            return failure(NetCodec.rest(b));
-        }
+        ByteBuffer b = c.rest;
+        long id = c.conn;
+        byte result = c.result;
         InetSocketAddress recRemote = NetCodec.getAddress(b);
         InetSocketAddress recLocal = NetCodec.getAddress(b);
         try {
@@ -1040,22 +1060,16 @@ final class NetRuntime implements NetHooks.Net {
 
     @Override
     public Object finishConnectEnter(ThreadState t, Object channel, int fd) {
-        LogRecord r = run.take(t, NetHooks.CONNECT);
-        if (r == null) {
+        ReplayedConnect c = takeConnect(t, NetCodec.OP_FINISH, "finishConnect", channel);
+        if (c == null) {
             return null;
         }
-        ByteBuffer b = NetCodec.read(r.payload());
-        byte op = b.get();
-        long conn = b.getLong();
-        byte result = b.get();
-        if (op != NetCodec.OP_FINISH) {
-            Replayer.diverged(t, "finishConnect", r, null);
+        checkConn(t, "finishConnect", c.record, c.conn, fd);
+        if (c.failure != null) {
+            return c.failure;
         }
-        checkConn(t, "finishConnect", r, conn, fd);
-        if (result == NetCodec.CONNECT_FAILED) {
-            closeOwner(channel);
-            return failure(NetCodec.rest(b));
-        }
+        long conn = c.conn;
+        byte result = c.result;
         if (result == NetCodec.PENDING) {
             return Boolean.FALSE;
         }
