@@ -176,7 +176,8 @@ class AgentStartupIT {
                 "-cp", demoJar().toString(), "dev.revenant.demo.Greeter", "Ada");
         try (JavaProcess p = JavaProcess.start(Map.of("REVENANT_TEST_DELAY_QUEUE_OPEN", "1500"), cmd)) {
             assertThat(p.waitForExit(60)).as(String.join("\n", p.errLines)).isZero();
-            assertThat(p.errLines).isEmpty();
+            // (JDK 25 prints its sun.misc.Unsafe warning for Chronicle; the agent says nothing)
+            assertThat(p.errLines).noneMatch(l -> l.startsWith("revenant") || l.contains("Exception"));
         }
         Cli.Result r = Cli.run("verify", "--log", log.toString());
         assertThat(r.exit()).as(r.out() + r.err()).isZero();

@@ -81,21 +81,11 @@ final class LogOpening {
             if (p < 0) {
                 throw w.failure() != null ? w.failure() : new IOException("log " + log + " refused the first record");
             }
-            // An app that exits before the queue has opened must not start the JVM's shutdown yet:
-            // Chronicle registers shutdown hooks as its classes initialise, which fails once
-            // shutdown began, and the log could not be finished. Bounded: a log that takes longer
-            // than this to open has failed in all but name.
-            dev.revenant.bridge.Hooks.setShutdownGate(() -> {
-                try {
-                    w.awaitStable(p, 30, java.util.concurrent.TimeUnit.SECONDS);
-                } catch (IOException | RuntimeException e) {
-                    // failed: the listener below reports it
-                }
-            });
+            // An app that exits before the queue has opened: JVM shutdown waits for the log
+            // (Session.closeAtExit's gate).
             w.onStable(p, new LogWriter.StableListener() {
                 @Override
                 public void stable(long position) {
-                    dev.revenant.bridge.Hooks.setShutdownGate(null);
                     if (StartupPhases.debug()) {
                         AgentLog.info(String.format(java.util.Locale.ROOT, "startup: log durable wallMillis=%d "
                                 + "(header and environment record forced %.1f ms after the opening began)",

@@ -126,8 +126,20 @@ final class Session {
         }
     }
 
-    /** At exit: held output leaves (bounded wait), then the log closes. */
+    /**
+     * At exit: held output leaves (bounded wait), then the log closes. And before any shutdown
+     * hook runs, everything appended so far is made stable (bounded): Chronicle's own shutdown
+     * hooks run concurrently with ours, and a queue still opening (the log opens while {@code
+     * main} runs) cannot even register them once shutdown has begun.
+     */
     static void closeAtExit(LogWriter w, NetRuntime net) {
+        Hooks.setShutdownGate(() -> {
+            try {
+                w.awaitStable(w.appendedPosition(), 10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (IOException | RuntimeException e) {
+                // the log failed or closed: its own messages say so
+            }
+        });
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
                 net.drainAll(5_000);
