@@ -266,30 +266,6 @@ public final class NetHooks {
         }
     }
 
-    /** While set, what an app thread runs before it may make a socket channel (see {@link #netReady}). */
-    private static volatile Runnable netGate;
-
-    /** Sets (or, with null, clears) the gate {@link #netReady} runs. */
-    public static void setNetGate(Runnable gate) {
-        netGate = gate;
-    }
-
-    /**
-     * Entry of {@code SelectorProviderImpl.openSocketChannel} and {@code openServerSocketChannel}:
-     * waits while the socket classes are still being rewritten on the agent's background thread.
-     * Called from plain-ASM code: never throws.
-     */
-    public static void netReady() {
-        try {
-            Runnable g = netGate;
-            if (g != null) {
-                g.run();
-            }
-        } catch (Throwable ignored) {
-            // the channel is made regardless
-        }
-    }
-
     /** Entry of {@code AbstractInterruptibleChannel.close()}, for every channel. */
     public static void closing(Object channel) {
         // Called from plain-ASM code at the entry of AbstractInterruptibleChannel.close(): nothing

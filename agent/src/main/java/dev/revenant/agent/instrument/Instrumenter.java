@@ -146,14 +146,6 @@ public final class Instrumenter {
         jdk.addAsm("sun.nio.ch.FileChannelImpl",
                 JdkEntryRewrite.atEntry("transferTo", "(JJLjava/nio/channels/WritableByteChannel;)J", "transferringTo",
                         "(Ljava/lang/Object;)V", 5).callingInto("dev/revenant/bridge/NetHooks"));
-        // Every NIO socket channel is made here (accepted ones by a server channel made here): an
-        // app thread waits at the entry until the socket classes are rewritten, when that was
-        // left to a background thread (Instrumenter.install with deferLazy; a no-op otherwise).
-        jdk.addAsm("sun.nio.ch.SelectorProviderImpl",
-                JdkEntryRewrite.atEntry("openSocketChannel", "(", "netReady", "()V")
-                        .callingInto("dev/revenant/bridge/NetHooks"),
-                JdkEntryRewrite.atEntry("openServerSocketChannel", "(", "netReady", "()V")
-                        .callingInto("dev/revenant/bridge/NetHooks"));
         jdk.addAsm("java.nio.channels.spi.AbstractInterruptibleChannel",
                 JdkEntryRewrite.atEntry("close", "()V", "closing", "(Ljava/lang/Object;)V", 0)
                         .callingInto("dev/revenant/bridge/NetHooks"));
@@ -181,8 +173,6 @@ public final class Instrumenter {
         private final Instrumentation inst;
         private final List<ClassFileTransformer> transformers = new ArrayList<>();
         private final Set<String> jdkClasses = new HashSet<>();
-        /** Loaded classes left for a later retransformation ({@code deferLazy}). */
-        public final List<Class<?>> deferred = new ArrayList<>();
 
         private Installed(Instrumentation inst) {
             this.inst = inst;
@@ -207,21 +197,6 @@ public final class Instrumenter {
 
     public static Installed install(Instrumentation inst, List<String> exclude, Set<String> disabled,
                                     StartupPhases phases) throws Exception {
-        return install(inst, exclude, disabled, phases, false);
-    }
-
-    /**
-     * As {@link #install(Instrumentation, List, Set, StartupPhases)}; with {@code deferLazy}, the
-     * already loaded classes whose rewrite needs ByteBuddy ({@link JdkTransforms#lazyClassNames})
-     * are left out of the retransformation and listed in {@link Installed#deferred}: the caller
-     * retransforms them later, off premain's thread, and must keep the app from using them until
-     * then (record mode: {@code NetRuntime.prepareInBackground} and the gate in
-     * {@code SelectorProviderImpl}). On JDK 25 {@code SocketChannelImpl} is loaded before premain by
-     * any {@code Files.newInputStream} ({@code sun.nio.ch.Streams} tests for it); retransforming it
-     * there was ByteBuddy's first use, ~400 ms on premain's thread.
-     */
-    public static Installed install(Instrumentation inst, List<String> exclude, Set<String> disabled,
-                                    StartupPhases phases, boolean deferLazy) throws Exception {
         Installed installed = new Installed(inst);
         // What the rewritten JDK methods call: linked now, not inside the first Clock.instant().
         Class.forName("dev.revenant.bridge.JdkHooks", true, null);
@@ -253,22 +228,8 @@ public final class Instrumenter {
         phases.mark("transformers");
         // The JDK classes already loaded, entry points and hash call sites together: one
         // retransformation, one stop-the-world pause (it walks every loaded class).
-        List<Class<?>> targets = JdkTransforms.loadedTargets(inst, installed.jdkClasses);
-        if (deferLazy) {
-            Set<String> lazy = jdk.lazyClassNames();
-            for (java.util.Iterator<Class<?>> it = targets.iterator(); it.hasNext(); ) {
-                Class<?> c = it.next();
-                if (lazy.contains(c.getName())) {
-                    installed.deferred.add(c);
-                    it.remove();
-                }
-            }
-        }
-        JdkTransforms.retransform(inst, targets);
+        JdkTransforms.retransform(inst, JdkTransforms.loadedTargets(inst, installed.jdkClasses));
         phases.mark("retransformed");
-        if (!installed.deferred.isEmpty()) {
-            phases.note("deferred " + installed.deferred.size());
-        }
         return installed;
     }
 

@@ -110,22 +110,6 @@ public final class JdkTransforms {
         return byName.computeIfAbsent(className.replace('.', '/'), k -> new Entry());
     }
 
-    /**
-     * Binary names of the classes with a ByteBuddy wrapper built at first use (the lazy form of
-     * {@link #add(String, Supplier)}): rewriting one of them loads ByteBuddy.
-     */
-    public Set<String> lazyClassNames() {
-        Set<String> s = new LinkedHashSet<>();
-        for (Map.Entry<String, Entry> e : byName.entrySet()) {
-            for (Object w : e.getValue().byteBuddy) {
-                if (w instanceof Supplier) {
-                    s.add(e.getKey().replace('/', '.'));
-                }
-            }
-        }
-        return Collections.unmodifiableSet(s);
-    }
-
     /** Binary names of the classes with at least one rewrite. */
     public Set<String> classNames() {
         Set<String> s = new LinkedHashSet<>();
@@ -165,7 +149,7 @@ public final class JdkTransforms {
     }
 
     /** The loaded, modifiable classes of the boot and platform loaders with these binary names. */
-    public static List<Class<?>> loadedTargets(Instrumentation inst, Set<String> binaryNames) {
+    static List<Class<?>> loadedTargets(Instrumentation inst, Set<String> binaryNames) {
         List<Class<?>> loaded = new ArrayList<>();
         ClassLoader platform = ClassLoader.getPlatformClassLoader();
         for (Class<?> c : inst.getAllLoadedClasses()) {
@@ -182,7 +166,7 @@ public final class JdkTransforms {
      * verify, say), each class again on its own, so that the others still get their rewrite and
      * the culprit is named.
      */
-    public static void retransform(Instrumentation inst, List<Class<?>> classes) {
+    static void retransform(Instrumentation inst, List<Class<?>> classes) {
         if (classes.isEmpty()) {
             return;
         }

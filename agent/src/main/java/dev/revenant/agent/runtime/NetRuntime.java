@@ -191,33 +191,15 @@ final class NetRuntime implements NetHooks.Net {
     }
 
     /**
-     * Retransforms the {@code deferred} socket classes (loaded before premain; their rewrite is
-     * ByteBuddy's first use) and initialises {@link Jdk} on an agent thread
-     * ({@code revenant-prepare-net}) so that {@code main} need not wait for it; meanwhile an app
-     * thread that makes a socket channel waits at the gate. If the JDK lacks what the hooks need, sockets cannot be recorded: the
+     * Initialises {@link Jdk} on an agent thread ({@code revenant-prepare-net}) so that {@code main}
+     * need not wait for it. If the JDK lacks what the hooks need, sockets cannot be recorded: the
      * app is stopped with exit 2 (strict) before any socket output could leave, as premain would
      * have stopped it.
      */
-    static void prepareInBackground(java.lang.instrument.Instrumentation inst, java.util.List<Class<?>> deferred) {
-        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
-        // Until the socket classes are rewritten, no socket channel may be made (see NetHooks.netReady).
-        dev.revenant.bridge.NetHooks.setNetGate(() -> {
-            try {
-                if (!done.await(120, java.util.concurrent.TimeUnit.SECONDS)) {
-                    AgentLog.error("agent start-up failed: the socket classes were not instrumented within 120 s — "
-                            + "the app is stopped (exit 2) rather than run with sockets unrecorded");
-                    Runtime.getRuntime().halt(2);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+    static void prepareInBackground() {
         Thread t = new Thread(() -> {
             try {
-                dev.revenant.agent.instrument.JdkTransforms.retransform(inst, deferred);
                 prepareJdk();
-                dev.revenant.bridge.NetHooks.setNetGate(null);
-                done.countDown();
             } catch (Throwable e) {
                 Throwable c = e instanceof ExceptionInInitializerError && e.getCause() != null ? e.getCause() : e;
                 try {

@@ -90,9 +90,9 @@ final class Session {
 
     private static void record(AgentConfig config, LogOpening opening, Instrumentation inst, Set<String> disabled,
                                StartupPhases phases) throws Exception {
-        Instrumenter.Installed installed = Instrumenter.install(inst, config.exclude(), disabled, phases, true);
+        Instrumenter.Installed installed = Instrumenter.install(inst, config.exclude(), disabled, phases);
         // The socket classes' transformation (ByteBuddy's first use) goes on while main starts.
-        NetRuntime.prepareInBackground(inst, installed.deferred);
+        NetRuntime.prepareInBackground();
         // While the log is still opening: initialise what installing the recorder runs for the
         // first time (JdkAccess builds method handles for the ThreadLocalRandom fields), so that
         // less of it is left for after the wait.
