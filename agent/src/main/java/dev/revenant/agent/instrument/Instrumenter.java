@@ -7,17 +7,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
-import static net.bytebuddy.matcher.ElementMatchers.any;
-import static net.bytebuddy.matcher.ElementMatchers.isConstructor;
-import static net.bytebuddy.matcher.ElementMatchers.isDeclaredBy;
-import static net.bytebuddy.matcher.ElementMatchers.named;
-import static net.bytebuddy.matcher.ElementMatchers.takesArguments;
 
 import dev.revenant.agent.runtime.StartupPhases;
 import dev.revenant.bridge.IdentityHashes;
-import net.bytebuddy.asm.Advice;
-import net.bytebuddy.asm.AsmVisitorWrapper;
-import net.bytebuddy.asm.MemberSubstitution;
 
 /**
  * Installs every instrumentation the current issue needs, by category, so that a test can switch
@@ -40,8 +32,8 @@ import net.bytebuddy.asm.MemberSubstitution;
  *       created.</li>
  * </ul>
  *
- * All of it is plain ASM: the JDK entry points through {@link JdkTransforms} (which also takes
- * ByteBuddy Advice for later additions), the app's call sites through one
+ * All of it is plain ASM (the agent carries no ByteBuddy): the JDK entry points through
+ * {@link JdkTransforms}, the app's call sites through one
  * {@link CallSiteTransformer} pass per class.
  */
 public final class Instrumenter {
@@ -93,55 +85,82 @@ public final class Instrumenter {
         return jdk;
     }
 
+    /** What the socket rewrites call (on the boot class path). */
+    private static final String NET = "dev/revenant/bridge/NetEntry";
+    private static final HookRewrite.Operand THIS = HookRewrite.Operand.self();
+    /** The descriptor number of a channel ({@code SocketChannelImpl}, {@code ServerSocketChannelImpl}). */
+    private static final HookRewrite.Operand FD_VAL = HookRewrite.Operand.field("fdVal", "I");
+    /** The {@code FileDescriptor} of a channel, or of a {@code SocketImpl} (its protected field). */
+    private static final HookRewrite.Operand FD = HookRewrite.Operand.field("fd", "Ljava/io/FileDescriptor;");
+
+    private static HookRewrite.Operand arg(int i) {
+        return HookRewrite.Operand.arg(i);
+    }
+
+    private static HookRewrite on(String name, String desc) {
+        return HookRewrite.on(name, desc, NET);
+    }
+
     /**
-     * Sockets. The socket classes load when the app first uses sockets, so their ByteBuddy advice is
-     * built then (lazily), not in premain. {@code AbstractInterruptibleChannel} is loaded before
-     * {@code main} (every FileChannel): its close hook is plain ASM, so that premain loads no
-     * ByteBuddy.
+     * Sockets: hooks around the JDK's socket methods (see {@link dev.revenant.bridge.NetEntry} for
+     * what each one does), all plain ASM, so that rewriting a socket class costs a few milliseconds
+     * whenever it happens, including in premain: JDK 25 loads {@code SocketChannelImpl} before
+     * {@code main} (any {@code Files.newInputStream} checks channels against it). Descriptors are
+     * exact and the same on JDK 17 and 25; a rewrite that finds its method missing says so.
      */
     private static void sockets(JdkTransforms jdk) {
-        jdk.add("sun.nio.ch.ServerSocketChannelImpl", () -> new AsmVisitorWrapper.Compound(
-                Advice.to(NetAdvice.Bind.class).on(named("bind").and(takesArguments(2))),
-                Advice.to(NetAdvice.Accept.class).on(named("accept").and(takesArguments(0))),
+        String ssc = "Ljava/nio/channels/ServerSocketChannel;";
+        String sc = "Ljava/nio/channels/SocketChannel;";
+        String addr = "Ljava/net/SocketAddress;";
+        jdk.addAsm("sun.nio.ch.ServerSocketChannelImpl",
+                on("bind", "(" + addr + "I)" + ssc).skipIf("bindEnter", THIS, FD_VAL, arg(0), arg(1))
+                        .outcome("bindExit", FD_VAL),
+                on("accept", "()" + sc).skipIf("acceptEnter", FD_VAL).outcome("acceptExit", FD_VAL),
                 // ServerSocketAdaptor.accept with a timeout
-                Advice.to(NetAdvice.Accept.class).on(named("blockingAccept").and(takesArguments(long.class))),
-                Advice.to(NetAdvice.LocalAddress.class)
-                        .on(named("getLocalAddress").or(named("localAddress")).and(takesArguments(0)))));
-        jdk.add("sun.nio.ch.SocketChannelImpl", () -> new AsmVisitorWrapper.Compound(
-                Advice.to(NetAdvice.Read.class).on(named("read").and(takesArguments(java.nio.ByteBuffer.class))),
-                Advice.to(NetAdvice.Write.class).on(named("write").and(takesArguments(java.nio.ByteBuffer.class))),
-                Advice.to(NetAdvice.Vectored.class).on(named("read").or(named("write")).and(takesArguments(3))),
+                on("blockingAccept", "(J)" + sc).skipIf("acceptEnter", FD_VAL).outcome("acceptExit", FD_VAL),
+                on("getLocalAddress", "()" + addr).exit("localAddress", FD_VAL),
+                on("localAddress", "()" + addr).exit("localAddress", FD_VAL));
+        String buf = "Ljava/nio/ByteBuffer;";
+        String vectored = "scatter/gather socket I/O (SocketChannel.read/write of ByteBuffer[])";
+        jdk.addAsm("sun.nio.ch.SocketChannelImpl",
+                on("read", "(" + buf + ")I").skipIf("readEnter", FD_VAL, arg(0)).outcome("readExit", FD_VAL, arg(0)),
+                on("write", "(" + buf + ")I").skipIf("writeEnter", THIS, FD_VAL, arg(0))
+                        .outcome("writeExit", FD_VAL, arg(0)),
+                on("read", "([" + buf + "II)J").atEntry("unsupported", HookRewrite.Operand.text(vectored)),
+                on("write", "([" + buf + "II)J").atEntry("unsupported", HookRewrite.Operand.text(vectored)),
                 // the socket adaptor (SocketChannel.socket()) and Channels.newInputStream/newOutputStream
-                Advice.to(NetAdvice.StreamRead.class).on(named("blockingRead")
-                        .and(takesArguments(byte[].class, int.class, int.class, long.class))),
-                Advice.to(NetAdvice.StreamWrite.class).on(named("blockingWriteFully")
-                        .and(takesArguments(byte[].class, int.class, int.class))),
-                Advice.to(NetAdvice.Available.class).on(named("available").and(takesArguments(0))),
-                Advice.to(NetAdvice.ChannelConnect.class)
-                        .on(named("connect").and(takesArguments(java.net.SocketAddress.class))),
-                Advice.to(NetAdvice.VoidConnect.class).on(named("blockingConnect")
-                        .and(takesArguments(java.net.SocketAddress.class, long.class))),
-                Advice.to(NetAdvice.FinishConnect.class).on(named("finishConnect").and(takesArguments(0))),
-                Advice.to(NetAdvice.LocalAddress.class)
-                        .on(named("getLocalAddress").or(named("localAddress")).and(takesArguments(0))),
-                Advice.to(NetAdvice.RemoteAddress.class)
-                        .on(named("getRemoteAddress").or(named("remoteAddress")).and(takesArguments(0))),
-                Advice.to(NetAdvice.ShutdownOutput.class).on(named("shutdownOutput").and(takesArguments(0)))));
+                on("blockingRead", "([BIIJ)I").skipIf("streamReadEnter", FD, arg(0), arg(1), arg(2))
+                        .outcome("streamReadExit", FD, arg(0), arg(1), arg(2)),
+                on("blockingWriteFully", "([BII)V").skipIf("streamWriteEnter", THIS, FD, arg(0), arg(1), arg(2))
+                        .outcome("streamWriteExit", FD, arg(0), arg(1), arg(2)),
+                on("available", "()I").skipIf("availableEnter", FD).outcome("availableExit", FD),
+                on("connect", "(" + addr + ")Z").replaceArg(0, "connectEnter", THIS, FD, arg(0))
+                        .outcome("connectExit", THIS, FD, arg(0)),
+                on("blockingConnect", "(" + addr + "J)V").replaceArg(0, "connectEnter", THIS, FD, arg(0))
+                        .outcome("connectExit", THIS, FD, arg(0)),
+                on("finishConnect", "()Z").skipIf("finishConnectEnter", THIS, FD).outcome("finishConnectExit", FD),
+                on("getLocalAddress", "()" + addr).exit("localAddress", FD_VAL),
+                on("localAddress", "()" + addr).exit("localAddress", FD_VAL),
+                on("getRemoteAddress", "()" + addr).exit("remoteAddress", FD_VAL),
+                on("remoteAddress", "()" + addr).exit("remoteAddress", FD_VAL),
+                on("shutdownOutput", "()" + sc).atEntry("shuttingDownOutput", FD_VAL));
         // java.net.Socket and ServerSocket (JDK 17 without -Djdk.net.usePlainSocketImpl, and 25)
-        jdk.add("sun.nio.ch.NioSocketImpl", () -> new AsmVisitorWrapper.Compound(
-                Advice.to(NetAdvice.ImplBind.class)
-                        .on(named("bind").and(takesArguments(java.net.InetAddress.class, int.class))),
-                Advice.to(NetAdvice.ImplListen.class).on(named("listen").and(takesArguments(int.class))),
-                Advice.to(NetAdvice.ImplAccept.class).on(named("accept").and(takesArguments(java.net.SocketImpl.class))),
-                Advice.to(NetAdvice.StreamRead.class).on(named("read").and(takesArguments(byte[].class, int.class, int.class))),
-                Advice.to(NetAdvice.StreamWrite.class)
-                        .on(named("write").and(takesArguments(byte[].class, int.class, int.class))),
-                Advice.to(NetAdvice.Available.class).on(named("available").and(takesArguments(0))),
-                Advice.to(NetAdvice.VoidConnect.class)
-                        .on(named("connect").and(takesArguments(java.net.SocketAddress.class, int.class))),
-                Advice.to(NetAdvice.ImplClose.class).on(named("close").and(takesArguments(0))),
-                Advice.to(NetAdvice.ImplShutdownOutput.class).on(named("shutdownOutput").and(takesArguments(0))),
-                Advice.to(NetAdvice.BindAddress.class).on(named("getOption").and(takesArguments(int.class)))));
+        jdk.addAsm("sun.nio.ch.NioSocketImpl",
+                on("bind", "(Ljava/net/InetAddress;I)V").skipIf("implBindEnter", THIS, FD, arg(0), arg(1))
+                        .outcome("implBindExit", THIS, FD),
+                on("listen", "(I)V").skipIf("listenEnter", FD, arg(0)),
+                on("accept", "(Ljava/net/SocketImpl;)V").skipIf("implAcceptEnter", FD, arg(0))
+                        .outcome("implAcceptExit", FD, arg(0)),
+                on("read", "([BII)I").skipIf("streamReadEnter", FD, arg(0), arg(1), arg(2))
+                        .outcome("streamReadExit", FD, arg(0), arg(1), arg(2)),
+                on("write", "([BII)V").skipIf("streamWriteEnter", THIS, FD, arg(0), arg(1), arg(2))
+                        .outcome("streamWriteExit", FD, arg(0), arg(1), arg(2)),
+                on("available", "()I").skipIf("availableEnter", FD).outcome("availableExit", FD),
+                on("connect", "(" + addr + "I)V").replaceArg(0, "connectEnter", THIS, FD, arg(0))
+                        .outcome("connectExit", THIS, FD, arg(0)),
+                on("close", "()V").atEntry("implClosing", FD),
+                on("shutdownOutput", "()V").atEntry("implShuttingDownOutput", FD),
+                on("getOption", "(I)Ljava/lang/Object;").exit("bindAddress", FD, arg(0)));
         // FileChannel.transferTo into a socket goes out by sendfile, past the socket hooks: said once.
         jdk.addAsm("sun.nio.ch.FileChannelImpl",
                 JdkEntryRewrite.atEntry("transferTo", "(JJLjava/nio/channels/WritableByteChannel;)J", "transferringTo",
@@ -149,22 +168,14 @@ public final class Instrumenter {
         jdk.addAsm("java.nio.channels.spi.AbstractInterruptibleChannel",
                 JdkEntryRewrite.atEntry("close", "()V", "closing", "(Ljava/lang/Object;)V", 0)
                         .callingInto("dev/revenant/bridge/NetHooks"));
-        jdk.add("sun.nio.ch.EPollSelectorImpl", () -> {
-            try {
-                return new AsmVisitorWrapper.Compound(
-                        Advice.to(NetAdvice.SelectorOpened.class).on(isConstructor()),
-                        MemberSubstitution.relaxed()
-                                .method(named("wait").and(isDeclaredBy(named("sun.nio.ch.EPoll"))))
-                                .replaceWith(dev.revenant.bridge.NetHooks.class.getMethod("epollWait", int.class,
-                                        long.class, int.class, int.class))
-                                .on(any()));
-            } catch (NoSuchMethodException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        jdk.addAsm("sun.nio.ch.EPollSelectorImpl",
+                on("<init>", null).exit("selectorOpened", HookRewrite.Operand.field("epfd", "I"),
+                        HookRewrite.Operand.field("eventfd", "Lsun/nio/ch/EventFD;")),
+                HookRewrite.replaceCalls("sun/nio/ch/EPoll", "wait", "(IJII)I", "dev/revenant/bridge/NetHooks",
+                        "epollWait"));
         for (String c : List.of("sun.nio.ch.DatagramChannelImpl", "sun.nio.ch.UnixAsynchronousSocketChannelImpl",
                 "sun.nio.ch.UnixAsynchronousServerSocketChannelImpl")) {
-            jdk.add(c, () -> Advice.to(NetAdvice.Unsupported.class).on(isConstructor()));
+            jdk.addAsm(c, on("<init>", null).exit("unsupported", HookRewrite.Operand.text(c)));
         }
     }
 
@@ -242,7 +253,7 @@ public final class Instrumenter {
     /** App classes: not the JDK's, not ours or our libraries', not what the user excluded. */
     private static boolean isIgnoredName(String n, List<String> exclude) {
         if (n.startsWith("dev.revenant.") && !n.startsWith("dev.revenant.demo.")
-                || n.startsWith("net.bytebuddy.") || n.startsWith("com.sun.jna.") || n.startsWith("jnr.")
+                || n.startsWith("com.sun.jna.") || n.startsWith("jnr.")
                 || n.startsWith("com.kenai.jffi.") || n.startsWith("java.") || n.startsWith("jdk.")
                 || n.startsWith("sun.") || n.contains("$$Lambda") || n.startsWith("org.junit.")) {
             return true;

@@ -11,9 +11,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Supplier;
 
-import net.bytebuddy.asm.AsmVisitorWrapper;
 import org.objectweb.asm.ClassReader;
 import org.objectweb.asm.ClassVisitor;
 import org.objectweb.asm.ClassWriter;
@@ -24,42 +22,28 @@ import org.objectweb.asm.ClassWriter;
  *
  * <pre>
  * JdkTransforms jdk = new JdkTransforms();
- * // ByteBuddy, what an AgentBuilder .type(named(X)).transform((b, ..) -&gt; b.visit(A).visit(B)) was:
- * jdk.add("sun.nio.ch.SocketChannelImpl", Advice.to(Read.class).on(named("read")), Advice.to(Write.class).on(named("write")));
- * // the same, built only when the class is first rewritten (nothing of ByteBuddy loads before):
- * jdk.add("sun.nio.ch.SocketChannelImpl", () -&gt; new AsmVisitorWrapper.Compound(Advice.to(Read.class).on(named("read")), ...));
- * // plain ASM (the agent's own entry points):
  * jdk.addAsm("java.lang.Thread", JdkEntryRewrite.atEntry("start", "()V", "threadStarting", "(Ljava/lang/Thread;)V", 0));
+ * jdk.addAsm("sun.nio.ch.SocketChannelImpl", HookRewrite.on("read", "(Ljava/nio/ByteBuffer;)I", NET).skipIf(...).outcome(...));
  * jdk.installOn(inst);
  * </pre>
  *
- * <p>Why not an {@code AgentBuilder}: with {@code RETRANSFORMATION} it walks every loaded class
- * (some 3,000 at premain, most of them the agent's own), describes each one to match it, and
- * loads and warms most of ByteBuddy on the way; with Advice and MemberSubstitution that was
- * about half a second of the agent's start-up, for about ten classes. Here the transformer looks
- * the class's internal name up in a map and returns at once for every other class, and
+ * <p>Why not a ByteBuddy {@code AgentBuilder}: with {@code RETRANSFORMATION} it walks every loaded
+ * class (some 3,000 at premain, most of them the agent's own), describes each one to match it, and
+ * loads and warms most of ByteBuddy on the way; with Advice and MemberSubstitution that was about
+ * half a second of the agent's start-up, for about ten classes. Here the transformer looks the
+ * class's internal name up in a map and returns at once for every other class, and
  * {@link #installOn} retransforms exactly the listed classes that are already loaded, in one
  * call. Classes loaded later are rewritten as they load.
  *
- * <p>Per class, the {@link ClassRewrite}s (plain ASM) run first, in the order added, in one
- * read-write pass; then the ByteBuddy wrappers, in the order added, through
- * {@code new ByteBuddy().redefine(type, ClassFileLocator.Simple.of(name, bytes)).visit(...)} with no
- * change of the class format and a lazily resolving type pool over the JDK's class files
- * ({@link ByteBuddyRewriter}).
- *
- * <p><b>Start-up cost.</b> ByteBuddy is not loaded until it is needed: building an eager
- * {@code Advice} needs it (~50 ms of premain for ten of them), and so does rewriting a class with
- * a ByteBuddy wrapper. A wrapper on a class that is already loaded when premain runs (for example
- * {@code java.nio.channels.spi.AbstractInterruptibleChannel}: every {@code FileChannel}) is applied
- * during premain and loads some 700 ByteBuddy classes there: measured +250 to +500 ms before
- * {@code main} on two cores, which alone breaks the 300 ms budget. Such entry points should be
- * {@link JdkEntryRewrite}s ({@code atEntry}, {@code returnValue}, {@code beforeReturn},
- * {@code bracket}; {@link JdkEntryRewrite#callingInto} for hooks outside {@code JdkHooks}); for
- * classes an app loads later (sockets, selectors) the lazy form defers the cost to their first use.
+ * <p>Per class, the {@link ClassRewrite}s (plain ASM: {@link JdkEntryRewrite}, {@link HookRewrite})
+ * run in the order added, in one read-write pass. The agent once applied ByteBuddy Advice here for
+ * the socket classes; its first use cost about 350 ms on two cores, paid in premain on JDK 25
+ * (which loads {@code SocketChannelImpl} before {@code main}), so the agent now carries no
+ * ByteBuddy at all.
  *
  * <p>Only classes of the boot and platform loaders are touched: a class of the same name in
  * another loader is not the JDK's. A rewrite that throws is reported on stderr (one line and the
- * stack trace) and the class keeps its code; an ASM rewrite that finds nothing to change (the JDK
+ * stack trace) and the class keeps its code; a rewrite that finds nothing to change (the JDK
  * renamed a method) is reported too. The transformer is registered wrapped in
  * {@link QuietTransformer}: rewriting a class the app loads is the agent's work, not the app's.
  */
@@ -70,34 +54,9 @@ public final class JdkTransforms {
 
     private static final class Entry {
         final List<ClassRewrite> asm = new ArrayList<>();
-        /** {@link AsmVisitorWrapper}s, or {@link Supplier}s of one (resolved at first use). */
-        final List<Object> byteBuddy = new ArrayList<>();
     }
 
-    /**
-     * Adds ByteBuddy rewrites ({@code Advice.to(..).on(..)}, {@code MemberSubstitution..on(..)}) of
-     * the JDK class {@code className} (binary name: {@code java.time.Clock$SystemClock}). Several
-     * calls for one class add up; wrappers run in the order added. Building an {@code Advice}
-     * loads a good part of ByteBuddy at once: see the class comment on start-up cost.
-     */
-    public JdkTransforms add(String className, AsmVisitorWrapper... wrappers) {
-        Entry e = entry(className);
-        Collections.addAll(e.byteBuddy, (Object[]) wrappers);
-        return this;
-    }
-
-    /**
-     * Like {@link #add(String, AsmVisitorWrapper...)}, but the wrapper is built the first time
-     * {@code className} is rewritten: {@code add("sun.nio.ch.X", () -> Advice.to(A.class).on(named("m")))};
-     * several at once with {@code new AsmVisitorWrapper.Compound(...)}. Nothing of ByteBuddy is
-     * loaded before then.
-     */
-    public JdkTransforms add(String className, Supplier<? extends AsmVisitorWrapper> wrapper) {
-        entry(className).byteBuddy.add(wrapper);
-        return this;
-    }
-
-    /** Adds plain-ASM rewrites of {@code className}; they run before any ByteBuddy wrapper. */
+    /** Adds plain-ASM rewrites of {@code className}; several calls for one class add up, in order. */
     public JdkTransforms addAsm(String className, ClassRewrite... rewrites) {
         Collections.addAll(entry(className).asm, rewrites);
         return this;
@@ -212,14 +171,12 @@ public final class JdkTransforms {
     /** The transformer proper: a map look-up for every class, the rewrites for the listed ones. */
     static final class Rewriter implements QuietTransformer.Selective {
         final Map<String, Entry> entries;
-        private volatile ByteBuddyRewriter byteBuddy;
 
         Rewriter(Map<String, Entry> byName) {
             Map<String, Entry> m = new HashMap<>();
             byName.forEach((k, v) -> {
                 Entry copy = new Entry();
                 copy.asm.addAll(v.asm);
-                copy.byteBuddy.addAll(v.byteBuddy);
                 m.put(k, copy);
             });
             this.entries = m;
@@ -273,41 +230,7 @@ public final class JdkTransforms {
                     reportError(name, "rewrite failed", t);
                 }
             }
-            if (!e.byteBuddy.isEmpty()) {
-                try {
-                    current = byteBuddy().rewrite(name, current, resolve(e.byteBuddy));
-                    changed = true;
-                } catch (Throwable t) {
-                    reportError(name, "ByteBuddy rewrite failed", t);
-                }
-            }
             return changed ? current : null;
-        }
-
-        private ByteBuddyRewriter byteBuddy() {
-            ByteBuddyRewriter b = byteBuddy;
-            if (b == null) {
-                synchronized (this) {
-                    b = byteBuddy;
-                    if (b == null) {
-                        b = new ByteBuddyRewriter();
-                        byteBuddy = b;
-                    }
-                }
-            }
-            return b;
-        }
-
-        /** The wrappers, suppliers called (once: the result replaces the supplier). */
-        private static List<Object> resolve(List<Object> wrappers) {
-            synchronized (wrappers) {
-                for (int i = 0; i < wrappers.size(); i++) {
-                    if (wrappers.get(i) instanceof Supplier<?> s) {
-                        wrappers.set(i, s.get());
-                    }
-                }
-                return List.copyOf(wrappers);
-            }
         }
     }
 

@@ -872,8 +872,9 @@ final class NetRuntime implements NetHooks.Net {
     // ---------------------------------------------------------------- outgoing connects
 
     /** Replay: a connect redirected to a one-off loopback listener of the agent's, until its exit. */
-    private record StandInConnect(ServerSocketChannel listener, long id, byte result, InetSocketAddress remote,
-                                  InetSocketAddress local) {}
+    /** A replayed connect in flight: the JDK connects to {@code target}, the loopback {@code listener}. */
+    private record StandInConnect(ServerSocketChannel listener, InetSocketAddress target, long id, byte result,
+                                  InetSocketAddress remote, InetSocketAddress local) {}
 
     private final ConcurrentHashMap<Integer, StandInConnect> standInConnects = new ConcurrentHashMap<>();
 
@@ -930,7 +931,7 @@ final class NetRuntime implements NetHooks.Net {
             ServerSocketChannel l = ServerSocketChannel.open();
             l.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1);
             InetSocketAddress target = (InetSocketAddress) l.getLocalAddress();
-            standInConnects.put(target.getPort(), new StandInConnect(l, id, result, recRemote, recLocal));
+            standInConnects.put(target.getPort(), new StandInConnect(l, target, id, result, recRemote, recLocal));
             return target;
         } catch (IOException e) {
             AgentLog.error("replay cannot create a stand-in connection for conn " + id + ": " + e.getMessage());
@@ -942,9 +943,13 @@ final class NetRuntime implements NetHooks.Net {
     @Override
     public Object connectExit(ThreadState t, Object owner, int fd, SocketAddress remote, Object entered, boolean result,
                               Throwable thrown) {
+        // The connect's argument as its entry left it: the stand-in's address when replay made one,
+        // else the app's own peer (recorded below).
         if (entered instanceof InetSocketAddress target) {
-            StandInConnect s = standInConnects.remove(target.getPort());
-            return s == null ? null : finishStandIn(owner, fd, s, result, thrown);
+            StandInConnect s = standInConnects.get(target.getPort());
+            if (s != null && s.target().equals(target) && standInConnects.remove(target.getPort(), s)) {
+                return finishStandIn(owner, fd, s, result, thrown);
+            }
         }
         if (isUnixDomain(remote)) {
             return null;
