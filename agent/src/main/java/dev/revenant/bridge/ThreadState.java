@@ -1,6 +1,6 @@
 package dev.revenant.bridge;
 
-import java.util.concurrent.ConcurrentHashMap;
+import java.lang.ref.WeakReference;
 
 /**
  * Per-thread state the hooks need: the thread's virtual id (stable between record and replay),
@@ -14,7 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class ThreadState {
     /** Virtual ids decided by parents, keyed by the child's JVM thread id, until the child claims it. */
-    private static final ConcurrentHashMap<Long, Long> PENDING = new ConcurrentHashMap<>();
+    private static final Pending PENDING = new Pending();
 
     private static final ThreadLocal<ThreadState> CURRENT = ThreadLocal.withInitial(ThreadState::create);
 
@@ -39,8 +39,8 @@ public final class ThreadState {
         Thread t = Thread.currentThread();
         String name = t.getName();
         boolean agent = isAgentName(name);
-        Long vid = PENDING.remove(t.getId());
-        if (vid == null) {
+        long vid = PENDING.take(t.getId());
+        if (vid == 0) {
             vid = "main".equals(name) ? 1L : nameId(name);
         }
         return new ThreadState(vid, agent);
@@ -70,7 +70,7 @@ public final class ThreadState {
         }
         ThreadState parent = current();
         long vid = mix(parent.vid, ++parent.children);
-        PENDING.put(child.getId(), vid);
+        PENDING.put(child, vid);
     }
 
     static long mix(long parent, long index) {
@@ -78,7 +78,8 @@ public final class ThreadState {
         x = (x ^ (x >>> 31)) * 0xBF58476D1CE4E5B9L;
         x = (x ^ (x >>> 27)) * 0x94D049BB133111EBL;
         x ^= x >>> 31;
-        return x == 0 || x == 1 ? x + 2 : x & Long.MAX_VALUE;
+        long y = x & Long.MAX_VALUE;
+        return y < 2 ? y + 2 : y; // 0 means "none" and 1 is main
     }
 
     private static long nameId(String name) {
@@ -87,5 +88,77 @@ public final class ThreadState {
             h = 31 * h + name.charAt(i);
         }
         return mix(h, 0);
+    }
+
+    /**
+     * The ids decided and not yet claimed: plain arrays under a lock, scanned linearly (a handful
+     * of threads are between {@code start()} and their first hook at any time). Deliberately no
+     * JDK collection: {@link #create} runs inside the first {@code ThreadLocal.get} of a thread,
+     * and the JDK collections' hash call sites are instrumented; a {@code ConcurrentHashMap.remove}
+     * there could stamp an identity hash, whose per-thread state asks for this thread's
+     * {@code ThreadState} again, and that nested {@code create} took the id, leaving the outer
+     * one (the value the thread kept) a name-derived id. It happened about once in 60 short runs
+     * on JDK 25, and the replay of such a log ran out of records for the thread.
+     *
+     * <p>Entries of threads that never ran a hook (they never claim theirs) are dropped once their
+     * thread has ended or been collected, when the arrays would otherwise have to grow.
+     */
+    private static final class Pending {
+        private long[] ids = new long[16];
+        private long[] vids = new long[16];
+        @SuppressWarnings("unchecked")
+        private WeakReference<Thread>[] threads = new WeakReference[16];
+        private int size;
+
+        synchronized void put(Thread child, long vid) {
+            long id = child.getId();
+            for (int i = 0; i < size; i++) {
+                if (ids[i] == id) {
+                    vids[i] = vid;
+                    return;
+                }
+            }
+            if (size == ids.length) {
+                prune();
+            }
+            if (size == ids.length) {
+                ids = java.util.Arrays.copyOf(ids, size * 2);
+                vids = java.util.Arrays.copyOf(vids, size * 2);
+                threads = java.util.Arrays.copyOf(threads, size * 2);
+            }
+            ids[size] = id;
+            vids[size] = vid;
+            threads[size] = new WeakReference<>(child);
+            size++;
+        }
+
+        /** The id decided for thread {@code id} (removed), or 0 if none (no valid id is 0). */
+        synchronized long take(long id) {
+            for (int i = 0; i < size; i++) {
+                if (ids[i] == id) {
+                    long vid = vids[i];
+                    removeAt(i);
+                    return vid;
+                }
+            }
+            return 0;
+        }
+
+        private void prune() {
+            for (int i = size - 1; i >= 0; i--) {
+                Thread t = threads[i].get();
+                if (t == null || t.getState() == Thread.State.TERMINATED) {
+                    removeAt(i);
+                }
+            }
+        }
+
+        private void removeAt(int i) {
+            size--;
+            ids[i] = ids[size];
+            vids[i] = vids[size];
+            threads[i] = threads[size];
+            threads[size] = null;
+        }
     }
 }
