@@ -69,6 +69,17 @@ public final class LogWriter implements AutoCloseable {
 
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
     private static final RollCycle ROLL_CYCLE = LargeRollCycles.LARGE_DAILY;
+    private static final long ZERO_AHEAD_DEFAULT =
+            "false".equals(System.getProperty("revenant.log.zeroAhead")) ? 0 : 3L << 19;
+    /** Zeros are written when less than {@code zeroAhead - ZERO_CHUNK} lie ahead: at least this much at a time. */
+    private static final long ZERO_CHUNK = 512L << 10;
+    /**
+     * How far beyond the end of the last document it was handed Chronicle may have written: when
+     * a data document closes, Chronicle indexes it, and that may allocate index arrays right after
+     * it ({@code indexCount} longs plus a small header each; at a file's first document both the
+     * index-of-indexes and the first index array). Zeros go only beyond this.
+     */
+    private static final long CHRONICLE_BEYOND_END = 2 * (ROLL_CYCLE.defaultIndexCount() * 8L + 4096) + 4096;
 
     /** Settings; the defaults suit production. */
     public static final class Options {
@@ -86,6 +97,7 @@ public final class LogWriter implements AutoCloseable {
         boolean awaitHeader = true;
         long stallAtPosition = -1;
         long reserveStep = 2L << 20;
+        long zeroAhead = ZERO_AHEAD_DEFAULT;
         long retryMaxNanos = TimeUnit.SECONDS.toNanos(1);
 
         public Options fingerprint(AppFingerprint f) {
@@ -140,6 +152,18 @@ public final class LogWriter implements AutoCloseable {
          */
         public Options reserveStep(long b) {
             this.reserveStep = Math.max(256L << 10, b);
+            return this;
+        }
+
+        /**
+         * Reserved bytes kept filled with zeros beyond what Chronicle has written, so that its
+         * stores overwrite written blocks instead of converting unwritten extents (a journal
+         * commit per force on ext4; see {@link SegmentSpace}). Default 1.5 MiB; it should stay
+         * well above Chronicle's index arrays (256 KiB each), which zeros must never reach. 0
+         * switches zero-filling off; so does {@code -Drevenant.log.zeroAhead=false}.
+         */
+        public Options zeroAhead(long b) {
+            this.zeroAhead = Math.max(0, b);
             return this;
         }
 
@@ -768,6 +792,8 @@ public final class LogWriter implements AutoCloseable {
     /** End of what Chronicle has written into the current segment (a file offset). */
     private long fileEnd;
     private volatile LogSpaceException pause;
+    /** Bytes of reserved space filled with zeros ahead of Chronicle, all segments (for tests). */
+    volatile long zeroedBytes;
     private long pausedAtNanos;
     private volatile HealthListener health;
 
@@ -863,7 +889,8 @@ public final class LogWriter implements AutoCloseable {
         }
         Path pre = dir.resolve(name + ".precreated");
         try {
-            return SegmentSpace.create(pre, seg.getFileName().toString(), options.reserveStep, options.reserveStep);
+            return SegmentSpace.create(pre, seg.getFileName().toString(), options.reserveStep, options.reserveStep,
+                    options.zeroAhead > 0);
         } catch (IOException e) {
             Files.deleteIfExists(pre);
             throw e;
@@ -896,7 +923,15 @@ public final class LogWriter implements AutoCloseable {
                 cycle = cycle + 1;
                 bytesInSegment = 0;
             } else if (space != null) {
-                space.ensure(fileEnd + bytes + options.reserveStep / 2);
+                long end = fileEnd + bytes;
+                space.ensure(end + Math.max(options.reserveStep / 2, options.zeroAhead));
+                if (options.zeroAhead > 0 && space.zeroedTo() < end + options.zeroAhead - ZERO_CHUNK) {
+                    // On this thread, between two of Chronicle's documents, and only beyond what
+                    // Chronicle can have written: never over its bytes.
+                    long before = space.zeroedTo();
+                    space.zeroAhead(fileEnd + CHRONICLE_BEYOND_END, end + options.zeroAhead);
+                    zeroedBytes += space.zeroedTo() - before;
+                }
             }
         } catch (LogSpaceException e) {
             paused(e);
@@ -1278,7 +1313,7 @@ public final class LogWriter implements AutoCloseable {
     }
 
     private void writeStableMark(long position) {
-        if (space != null && fileEnd + 64 > space.reservedTo()) {
+        if (space != null && fileEnd + 128 > space.reservedTo()) {
             return; // no room reserved for it (paused): the next mark will say as much
         }
         try (DocumentContext dc = appender.writingDocument(true)) {
@@ -1301,6 +1336,8 @@ public final class LogWriter implements AutoCloseable {
                 out.writeLong(t.lagNanos());
                 out.writeInt(SegmentScanner.forceTimingCheck(t.stablePosition(), t.appendedPosition(), t.wallMillis(),
                         t.forceNanos(), t.lagNanos()));
+                // fileEnd must cover everything Chronicle wrote: zeros go only beyond it.
+                fileEnd = Math.max(fileEnd, out.writePosition());
             }
         }
     }
