@@ -101,6 +101,29 @@ public final class Instrumenter {
         return HookRewrite.on(name, desc, NET);
     }
 
+    // What NioSocketImpl and a socket channel's adaptor streams have in common: the same hooks.
+
+    /** A read into {@code (byte[], int, int, ...)} returning the count. */
+    private static HookRewrite streamRead(String name, String desc) {
+        return on(name, desc).skipIf("streamReadEnter", FD, arg(0), arg(1), arg(2))
+                .outcome("streamReadExit", FD, arg(0), arg(1), arg(2));
+    }
+
+    /** A write of a whole {@code (byte[], int, int)}. */
+    private static HookRewrite streamWrite(String name) {
+        return on(name, "([BII)V").skipIf("streamWriteEnter", THIS, FD, arg(0), arg(1), arg(2))
+                .outcome("streamWriteExit", FD, arg(0), arg(1), arg(2));
+    }
+
+    private static HookRewrite available() {
+        return on("available", "()I").skipIf("availableEnter", FD).outcome("availableExit", FD);
+    }
+
+    /** A connect whose first argument is the peer's address (replaced by a stand-in's in replay). */
+    private static HookRewrite connect(String name, String desc) {
+        return on(name, desc).replaceArg(0, "connectEnter", THIS, FD, arg(0)).outcome("connectExit", THIS, FD, arg(0));
+    }
+
     /**
      * Sockets: hooks around the JDK's socket methods (see {@link dev.revenant.bridge.NetEntry} for
      * what each one does), all plain ASM, so that rewriting a socket class costs a few milliseconds
@@ -129,15 +152,11 @@ public final class Instrumenter {
                 on("read", "([" + buf + "II)J").atEntry("unsupported", HookRewrite.Operand.text(vectored)),
                 on("write", "([" + buf + "II)J").atEntry("unsupported", HookRewrite.Operand.text(vectored)),
                 // the socket adaptor (SocketChannel.socket()) and Channels.newInputStream/newOutputStream
-                on("blockingRead", "([BIIJ)I").skipIf("streamReadEnter", FD, arg(0), arg(1), arg(2))
-                        .outcome("streamReadExit", FD, arg(0), arg(1), arg(2)),
-                on("blockingWriteFully", "([BII)V").skipIf("streamWriteEnter", THIS, FD, arg(0), arg(1), arg(2))
-                        .outcome("streamWriteExit", FD, arg(0), arg(1), arg(2)),
-                on("available", "()I").skipIf("availableEnter", FD).outcome("availableExit", FD),
-                on("connect", "(" + addr + ")Z").replaceArg(0, "connectEnter", THIS, FD, arg(0))
-                        .outcome("connectExit", THIS, FD, arg(0)),
-                on("blockingConnect", "(" + addr + "J)V").replaceArg(0, "connectEnter", THIS, FD, arg(0))
-                        .outcome("connectExit", THIS, FD, arg(0)),
+                streamRead("blockingRead", "([BIIJ)I"),
+                streamWrite("blockingWriteFully"),
+                available(),
+                connect("connect", "(" + addr + ")Z"),
+                connect("blockingConnect", "(" + addr + "J)V"),
                 on("finishConnect", "()Z").skipIf("finishConnectEnter", THIS, FD).outcome("finishConnectExit", FD),
                 on("getLocalAddress", "()" + addr).exit("localAddress", FD_VAL),
                 on("localAddress", "()" + addr).exit("localAddress", FD_VAL),
@@ -151,13 +170,10 @@ public final class Instrumenter {
                 on("listen", "(I)V").skipIf("listenEnter", FD, arg(0)),
                 on("accept", "(Ljava/net/SocketImpl;)V").skipIf("implAcceptEnter", FD, arg(0))
                         .outcome("implAcceptExit", FD, arg(0)),
-                on("read", "([BII)I").skipIf("streamReadEnter", FD, arg(0), arg(1), arg(2))
-                        .outcome("streamReadExit", FD, arg(0), arg(1), arg(2)),
-                on("write", "([BII)V").skipIf("streamWriteEnter", THIS, FD, arg(0), arg(1), arg(2))
-                        .outcome("streamWriteExit", FD, arg(0), arg(1), arg(2)),
-                on("available", "()I").skipIf("availableEnter", FD).outcome("availableExit", FD),
-                on("connect", "(" + addr + "I)V").replaceArg(0, "connectEnter", THIS, FD, arg(0))
-                        .outcome("connectExit", THIS, FD, arg(0)),
+                streamRead("read", "([BII)I"),
+                streamWrite("write"),
+                available(),
+                connect("connect", "(" + addr + "I)V"),
                 on("close", "()V").atEntry("implClosing", FD),
                 on("shutdownOutput", "()V").atEntry("implShuttingDownOutput", FD),
                 on("getOption", "(I)Ljava/lang/Object;").exit("bindAddress", FD, arg(0)));
