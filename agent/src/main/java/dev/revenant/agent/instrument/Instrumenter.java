@@ -46,7 +46,7 @@ public final class Instrumenter {
 
     /**
      * The JDK rewrites of the categories not switched off. Further JDK entry points (sockets, ...)
-     * are added here the same way, one {@code add} per class.
+     * are added here the same way, one {@code addAsm} per class.
      */
     static JdkTransforms jdkTransforms(Set<String> disabled) {
         JdkTransforms jdk = new JdkTransforms();
