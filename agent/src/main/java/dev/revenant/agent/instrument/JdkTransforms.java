@@ -50,23 +50,19 @@ import org.objectweb.asm.ClassWriter;
 public final class JdkTransforms {
 
     /** Rewrites by internal name ({@code java/lang/Thread}). */
-    private final Map<String, Entry> byName = new LinkedHashMap<>();
-
-    private static final class Entry {
-        final List<ClassRewrite> asm = new ArrayList<>();
-    }
+    private final Map<String, List<ClassRewrite>> byName = new LinkedHashMap<>();
 
     /** Adds plain-ASM rewrites of {@code className}; several calls for one class add up, in order. */
     public JdkTransforms addAsm(String className, ClassRewrite... rewrites) {
-        Collections.addAll(entry(className).asm, rewrites);
+        Collections.addAll(entry(className), rewrites);
         return this;
     }
 
-    private Entry entry(String className) {
+    private List<ClassRewrite> entry(String className) {
         if (className == null || className.isEmpty() || className.indexOf('/') >= 0) {
             throw new IllegalArgumentException("expected a binary class name like java.lang.Thread: " + className);
         }
-        return byName.computeIfAbsent(className.replace('.', '/'), k -> new Entry());
+        return byName.computeIfAbsent(className.replace('.', '/'), k -> new ArrayList<>());
     }
 
     /** Binary names of the classes with at least one rewrite. */
@@ -170,15 +166,11 @@ public final class JdkTransforms {
 
     /** The transformer proper: a map look-up for every class, the rewrites for the listed ones. */
     static final class Rewriter implements QuietTransformer.Selective {
-        final Map<String, Entry> entries;
+        final Map<String, List<ClassRewrite>> entries;
 
-        Rewriter(Map<String, Entry> byName) {
-            Map<String, Entry> m = new HashMap<>();
-            byName.forEach((k, v) -> {
-                Entry copy = new Entry();
-                copy.asm.addAll(v.asm);
-                m.put(k, copy);
-            });
+        Rewriter(Map<String, List<ClassRewrite>> byName) {
+            Map<String, List<ClassRewrite>> m = new HashMap<>();
+            byName.forEach((k, v) -> m.put(k, List.copyOf(v)));
             this.entries = m;
         }
 
@@ -198,45 +190,43 @@ public final class JdkTransforms {
         }
 
         /** The rewritten class file, or null if nothing changed (failures reported). */
-        byte[] rewrite(String name, byte[] bytes, Entry e) {
-            byte[] current = bytes;
-            boolean changed = false;
-            if (!e.asm.isEmpty()) {
-                try {
-                    ClassReader reader = new ClassReader(bytes);
-                    ClassWriter writer = new ClassWriter(reader, 0);
-                    ClassVisitor v = writer;
-                    List<ClassRewrite.Tracking> tracking = new ArrayList<>();
-                    java.util.function.BiPredicate<String, String> methods = (n, d) -> false;
-                    for (int i = e.asm.size() - 1; i >= 0; i--) {
-                        ClassRewrite r = e.asm.get(i);
-                        v = r.wrap(v);
-                        if (v instanceof ClassRewrite.Tracking t) {
-                            tracking.add(t);
-                        }
-                        java.util.function.BiPredicate<String, String> m = methods == null ? null : r.methods(reader);
-                        methods = m == null ? null : methods.or(m);
-                    }
-                    // methods no rewrite claims are copied as they are, without being decoded
-                    reader.accept(methods == null ? v : new CallSiteTransformer.OnlyMethods(v, writer, methods), 0);
-                    for (ClassRewrite.Tracking t : tracking) {
-                        if (!t.changed()) {
-                            reportNothingFound(name, t.target());
-                        }
-                    }
-                    current = writer.toByteArray();
-                    changed = true;
-                } catch (Throwable t) {
-                    reportError(name, "rewrite failed", t);
-                }
+        byte[] rewrite(String name, byte[] bytes, List<ClassRewrite> rewrites) {
+            if (rewrites.isEmpty()) {
+                return null;
             }
-            return changed ? current : null;
+            try {
+                ClassReader reader = new ClassReader(bytes);
+                ClassWriter writer = new ClassWriter(reader, 0);
+                ClassVisitor v = writer;
+                List<ClassRewrite.Tracking> tracking = new ArrayList<>();
+                java.util.function.BiPredicate<String, String> methods = (n, d) -> false;
+                for (int i = rewrites.size() - 1; i >= 0; i--) {
+                    ClassRewrite r = rewrites.get(i);
+                    v = r.wrap(v);
+                    if (v instanceof ClassRewrite.Tracking t) {
+                        tracking.add(t);
+                    }
+                    java.util.function.BiPredicate<String, String> m = methods == null ? null : r.methods(reader);
+                    methods = m == null ? null : methods.or(m);
+                }
+                // methods no rewrite claims are copied as they are, without being decoded
+                reader.accept(methods == null ? v : new CallSiteTransformer.OnlyMethods(v, writer, methods), 0);
+                for (ClassRewrite.Tracking t : tracking) {
+                    if (!t.changed()) {
+                        reportNothingFound(name, t.target());
+                    }
+                }
+                return writer.toByteArray();
+            } catch (Throwable t) {
+                reportError(name, "rewrite failed", t);
+                return null;
+            }
         }
     }
 
     /** Rewrites one class file as the installed transformer would (tests). Null if unchanged. */
     byte[] rewrite(String className, byte[] bytes) {
-        Entry e = byName.get(className.replace('.', '/'));
+        List<ClassRewrite> e = byName.get(className.replace('.', '/'));
         return e == null ? null : new Rewriter(byName).rewrite(className, bytes, e);
     }
 }
