@@ -4,7 +4,7 @@ import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 
 /**
- * What the advice in {@code sun.nio.ch} calls: socket channels, server socket channels, the epoll
+ * What the socket hooks in {@code sun.nio.ch} call (through {@link NetEntry}): socket channels, server socket channels, the epoll
  * selector, {@code NioSocketImpl} (the implementation behind {@code java.net.Socket} and
  * {@code ServerSocket}) and the blocking methods the channels' socket adaptors use. Each entry asks the installed {@link Net} (the runtime's record, replay or
  * recovery logic) when the calling thread is an app thread that is not already inside the agent;
@@ -12,7 +12,7 @@ import java.nio.ByteBuffer;
  * itself would (a replayed {@code IOException}).
  *
  * <p>The {@code ...Enter} methods return {@code null} to let the JDK method run, or a non-null
- * value that the advice returns instead of running it (record with held output; replay).
+ * value that the rewritten method returns instead of running its code (record with held output; replay).
  */
 public final class NetHooks {
     /** Kinds of socket determinants; part of the log format (payload byte 0). */

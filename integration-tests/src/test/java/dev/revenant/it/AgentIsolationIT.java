@@ -2,13 +2,10 @@ package dev.revenant.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-import javax.tools.ToolProvider;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,8 +21,7 @@ class AgentIsolationIT {
 
     @Test
     void appSeesNoneOfTheAgentsClasses() throws Exception {
-        Path src = tmp.resolve("Probe.java");
-        Files.writeString(src, """
+        Cli.compileApp(tmp, "Probe", """
                 public class Probe {
                     public static void main(String[] a) {
                         for (String n : a) {
@@ -38,9 +34,7 @@ class AgentIsolationIT {
                         }
                     }
                 }
-                """, StandardCharsets.UTF_8);
-        assertThat(ToolProvider.getSystemJavaCompiler().run(null, null, null, "-d", tmp.toString(), src.toString()))
-                .isZero();
+                """);
         Path log = tmp.resolve("log");
         List<String> hidden = List.of("com.sun.jna.Native", "jnr.ffi.Platform", "com.kenai.jffi.Foreign",
                 "picocli.CommandLine", "dev.revenant.shaded.picocli.CommandLine", "dev.revenant.log.LogWriter",

@@ -42,4 +42,16 @@ final class Cli {
         }
         return to;
     }
+
+    /** Writes {@code source} as {@code dir/className.java} and compiles it into {@code dir}: a small app for a test. */
+    static void compileApp(Path dir, String className, String source) throws java.io.IOException {
+        Files.createDirectories(dir);
+        Path src = dir.resolve(className + ".java");
+        Files.writeString(src, source, java.nio.charset.StandardCharsets.UTF_8);
+        int rc = javax.tools.ToolProvider.getSystemJavaCompiler().run(null, null, null, "-d", dir.toString(),
+                src.toString());
+        if (rc != 0) {
+            throw new AssertionError("javac failed on " + src + " (exit " + rc + ")");
+        }
+    }
 }

@@ -2,7 +2,6 @@ package dev.revenant.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,8 +11,6 @@ import java.util.Map;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
 
-import javax.tools.JavaCompiler;
-import javax.tools.ToolProvider;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -127,12 +124,7 @@ class DeterminismIT {
     }
 
     static void compile(Path dir, String body) throws Exception {
-        Files.createDirectories(dir);
-        Path src = dir.resolve("Tiny.java");
-        Files.writeString(src, "public class Tiny { public static void main(String[] a) { " + body + " } }",
-                StandardCharsets.UTF_8);
-        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-        assertThat(javac.run(null, null, null, "-d", dir.toString(), src.toString())).isZero();
+        Cli.compileApp(dir, "Tiny", "public class Tiny { public static void main(String[] a) { " + body + " } }");
     }
 
     static Path jar(Path classes, Path jar) throws Exception {

@@ -2,13 +2,9 @@ package dev.revenant.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-
-import javax.tools.ToolProvider;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,8 +25,7 @@ class SocketHooksVerifyIT {
 
     @Test
     void everyRewrittenSocketClassPassesTheVerifierAndWorks() throws Exception {
-        Path src = tmp.resolve("SockAll.java");
-        Files.writeString(src, """
+        Cli.compileApp(tmp, "SockAll", """
                 import java.net.*;
                 import java.nio.ByteBuffer;
                 import java.nio.channels.*;
@@ -78,9 +73,7 @@ class SocketHooksVerifyIT {
                         }
                     }
                 }
-                """, StandardCharsets.UTF_8);
-        assertThat(ToolProvider.getSystemJavaCompiler().run(null, null, null, "-d", tmp.toString(), src.toString()))
-                .isZero();
+                """);
         Path log = tmp.resolve("log");
         List<String> cmd = List.of(JavaProcess.javaBin(), "-XX:+UnlockDiagnosticVMOptions",
                 "-XX:+BytecodeVerificationLocal", "-javaagent:" + Cli.agentJar() + "=log=" + log, "-cp",
