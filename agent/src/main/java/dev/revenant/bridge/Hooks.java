@@ -22,6 +22,8 @@ public final class Hooks {
     public static final int SLEEP = 20;
     public static final int TIMED_WAIT = 21;
     public static final int PARK_NANOS = 22;
+    /** A switch of the serial scheduler's run token (record type SCHEDULE): from which thread, at which tick. */
+    public static final int SWITCH = 40;
 
     /** Outcomes of a timed wait. */
     public static final long TIMED_OUT = 0;
@@ -65,7 +67,13 @@ public final class Hooks {
             return null;
         }
         ThreadState t = ThreadState.current();
-        return t.agent || t.busy ? null : t;
+        if (t.agent || t.busy) {
+            return null;
+        }
+        if (t.scheduled && !t.begun) {
+            Sched.begin(t); // a thread whose start the hooks did not see runs nothing before it has the token
+        }
+        return t;
     }
 
     private static long value(int kind, long live) {
@@ -166,7 +174,8 @@ public final class Hooks {
 
     /**
      * Replaces {@code Thread.sleep(millis)} at instrumented call sites. The determinant is the
-     * outcome (slept, or interrupted); replay does not sleep again, it returns the outcome.
+     * outcome (slept, or interrupted); replay does not sleep again, it returns the outcome. Under
+     * the serial scheduler a sleep is a scheduling point: the token is given up meanwhile.
      */
     public static void sleep(long millis) throws InterruptedException {
         ThreadState t = app();
@@ -174,13 +183,15 @@ public final class Hooks {
             Thread.sleep(millis);
             return;
         }
+        ThreadState b = Sched.block(null);
         long outcome = TIMED_OUT;
-        boolean replaying = impl.replaying(t);
-        if (!replaying) {
+        if (b != Sched.REPLAYED && (b != null || !impl.replaying(t))) {
             try {
                 Thread.sleep(millis);
             } catch (InterruptedException e) {
                 outcome = INTERRUPTED;
+            } finally {
+                Sched.resume(b, null);
             }
         }
         outcome = outcome(t, SLEEP, outcome);
@@ -192,17 +203,23 @@ public final class Hooks {
     /**
      * Replaces {@code o.wait(millis)}: the outcome is whether it returned before its time (a
      * notify, or a spurious wake-up) or timed out. Replay of a timeout returns at once (holding the
-     * monitor, as a wait that timed out does); a signalled wait waits for the signal again.
+     * monitor, as a wait that timed out does); a signalled wait waits for the signal again — or,
+     * under the serial scheduler, for the log to hand the thread the token, which is the signal.
      */
     public static void timedWait(Object o, long millis) throws InterruptedException {
         ThreadState t = app();
-        if (t == null || millis <= 0) {
+        if (t == null || millis < 0) {
             o.wait(millis);
             return;
         }
-        if (impl.replaying(t)) {
+        ThreadState b = Sched.block(o);
+        if (millis == 0 && b == null) {
+            o.wait(0); // an untimed wait outside the scheduler: nothing to record
+            return;
+        }
+        if (b == Sched.REPLAYED || b == null && impl.replaying(t)) {
             long outcome = outcome(t, TIMED_WAIT, TIMED_OUT);
-            if (outcome == SIGNALLED) {
+            if (outcome == SIGNALLED && b == null) {
                 o.wait(millis);
             } else if (outcome == INTERRUPTED) {
                 throw new InterruptedException();
@@ -213,12 +230,19 @@ public final class Hooks {
         long outcome;
         try {
             o.wait(millis);
-            outcome = System.nanoTime() - start >= millis * 1_000_000L ? TIMED_OUT : SIGNALLED;
+            outcome = millis > 0 && System.nanoTime() - start >= millis * 1_000_000L ? TIMED_OUT : SIGNALLED;
         } catch (InterruptedException e) {
+            Sched.resume(b, o);
             outcome(t, TIMED_WAIT, INTERRUPTED);
             throw e;
         }
+        Sched.resume(b, o);
         outcome(t, TIMED_WAIT, outcome);
+    }
+
+    /** Replaces {@code o.wait()} at instrumented call sites: a scheduling point, its outcome recorded. */
+    public static void untimedWait(Object o) throws InterruptedException {
+        timedWait(o, 0);
     }
 
     /** Replaces {@code LockSupport.parkNanos(nanos)}. */
@@ -237,14 +261,19 @@ public final class Hooks {
             java.util.concurrent.locks.LockSupport.parkNanos(blocker, nanos);
             return;
         }
-        if (impl.replaying(t)) {
-            if (outcome(t, PARK_NANOS, TIMED_OUT) != TIMED_OUT) {
+        ThreadState b = Sched.block(null);
+        if (b == Sched.REPLAYED || b == null && impl.replaying(t)) {
+            if (outcome(t, PARK_NANOS, TIMED_OUT) != TIMED_OUT && b == null) {
                 java.util.concurrent.locks.LockSupport.parkNanos(blocker, nanos);
             }
             return;
         }
         long start = System.nanoTime();
-        java.util.concurrent.locks.LockSupport.parkNanos(blocker, nanos);
+        try {
+            java.util.concurrent.locks.LockSupport.parkNanos(blocker, nanos);
+        } finally {
+            Sched.resume(b, null);
+        }
         outcome(t, PARK_NANOS, System.nanoTime() - start >= nanos ? TIMED_OUT : SIGNALLED);
     }
 
@@ -295,6 +324,7 @@ public final class Hooks {
             case SLEEP -> "Thread.sleep outcome";
             case TIMED_WAIT -> "Object.wait(timeout) outcome";
             case PARK_NANOS -> "LockSupport.parkNanos outcome";
+            case SWITCH -> "thread switch";
             case SECURE_RANDOM_BYTES -> "SecureRandom bytes";
             case SECURE_RANDOM_SEED -> "SecureRandom seed";
             default -> "kind " + kind;

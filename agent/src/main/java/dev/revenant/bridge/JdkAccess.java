@@ -42,6 +42,16 @@ final class JdkAccess {
 
     private JdkAccess() {}
 
+    /** {@code Unsafe.park(boolean, long)} bound to the JDK's Unsafe: the park the scheduler's hook makes for real. */
+    static MethodHandle parkHandle() {
+        try {
+            return MethodHandles.lookup().findVirtual(U.getClass(), "park",
+                    MethodType.methodType(void.class, boolean.class, long.class)).bindTo(U);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     static long threadLocalRandomSeed(Thread t) {
         try {
             return (long) GET_LONG.invokeExact((Object) t, SEED);

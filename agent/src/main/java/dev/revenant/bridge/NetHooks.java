@@ -140,7 +140,42 @@ public final class NetHooks {
             return null;
         }
         ThreadState t = ThreadState.current();
-        return t.agent || t.busy ? null : t;
+        if (t.agent || t.busy) {
+            return null;
+        }
+        if (t.scheduled && !t.begun) {
+            Sched.begin(t);
+        }
+        return t;
+    }
+
+    /**
+     * The enter hook of a call that may block: the token is given up first (and, in replay, taken
+     * back as the log says) — then the runtime answers or lets the call run; an answer takes the
+     * token back at once, a call that runs takes it back in its exit hook ({@link #resumed}).
+     */
+    private interface Entering {
+        Object enter(ThreadState t);
+    }
+
+    private static Object blockingEnter(ThreadState t, Entering e) {
+        ThreadState b = Sched.block(null);
+        Object r = null;
+        boolean h = enter(t);
+        try {
+            r = e.enter(t);
+        } finally {
+            leave(t, h);
+            if (r != null) {
+                Sched.resume(b, null);
+            }
+        }
+        return r;
+    }
+
+    /** First thing in the exit hook of a call {@link #blockingEnter} let run: the token back. */
+    private static void resumed(ThreadState t) {
+        Sched.resume(t, null);
     }
 
     private static boolean enter(ThreadState t) {
@@ -193,12 +228,7 @@ public final class NetHooks {
         if (t == null) {
             return null;
         }
-        boolean h = enter(t);
-        try {
-            return impl.acceptEnter(t, serverFd);
-        } finally {
-            leave(t, h);
-        }
+        return blockingEnter(t, x -> impl.acceptEnter(x, serverFd));
     }
 
     public static void acceptExit(int serverFd, Object accepted, Throwable thrown) {
@@ -206,6 +236,7 @@ public final class NetHooks {
         if (t == null) {
             return;
         }
+        resumed(t);
         boolean h = enter(t);
         try {
             impl.acceptExit(t, serverFd, accepted, thrown);
@@ -219,12 +250,7 @@ public final class NetHooks {
         if (t == null) {
             return null;
         }
-        boolean h = enter(t);
-        try {
-            return impl.readEnter(t, fd, dst);
-        } finally {
-            leave(t, h);
-        }
+        return blockingEnter(t, x -> impl.readEnter(x, fd, dst));
     }
 
     public static void readExit(int fd, ByteBuffer dst, int n, Throwable thrown) {
@@ -232,6 +258,7 @@ public final class NetHooks {
         if (t == null) {
             return;
         }
+        resumed(t);
         boolean h = enter(t);
         try {
             impl.readExit(t, fd, dst, n, thrown);
@@ -320,16 +347,24 @@ public final class NetHooks {
         if (t == null) {
             return n.epollWaitLive(epfd, address, max, timeout);
         }
+        ThreadState b = timeout != 0 ? Sched.block(null) : null; // selectNow never blocks
         boolean h = enter(t);
+        int replayed;
         try {
-            int replayed = n.epollReplay(t, epfd, address, max);
-            if (replayed >= 0) {
-                return replayed;
-            }
+            replayed = n.epollReplay(t, epfd, address, max);
         } finally {
             leave(t, h);
         }
-        int ready = n.epollWaitLive(epfd, address, max, timeout);
+        if (replayed >= 0) {
+            Sched.resume(b, null);
+            return replayed;
+        }
+        int ready;
+        try {
+            ready = n.epollWaitLive(epfd, address, max, timeout);
+        } finally {
+            Sched.resume(b, null);
+        }
         h = enter(t);
         try {
             n.epollRecord(t, epfd, address, ready);
@@ -395,12 +430,7 @@ public final class NetHooks {
         if (t == null) {
             return null;
         }
-        boolean h = enter(t);
-        try {
-            return impl.implAcceptEnter(t, serverFd, si);
-        } finally {
-            leave(t, h);
-        }
+        return blockingEnter(t, x -> impl.implAcceptEnter(x, serverFd, si));
     }
 
     public static void implAcceptExit(int serverFd, Object si, Throwable thrown) {
@@ -408,6 +438,7 @@ public final class NetHooks {
         if (t == null) {
             return;
         }
+        resumed(t);
         boolean h = enter(t);
         try {
             impl.implAcceptExit(t, serverFd, si, thrown);
@@ -421,12 +452,7 @@ public final class NetHooks {
         if (t == null || trivial(b, off, len)) {
             return null;
         }
-        boolean h = enter(t);
-        try {
-            return impl.streamReadEnter(t, fd, b, off, len);
-        } finally {
-            leave(t, h);
-        }
+        return blockingEnter(t, x -> impl.streamReadEnter(x, fd, b, off, len));
     }
 
     public static void streamReadExit(int fd, byte[] b, int off, int len, int n, Throwable thrown) {
@@ -434,6 +460,7 @@ public final class NetHooks {
         if (t == null || trivial(b, off, len)) {
             return;
         }
+        resumed(t);
         boolean h = enter(t);
         try {
             impl.streamReadExit(t, fd, b, off, n, thrown);

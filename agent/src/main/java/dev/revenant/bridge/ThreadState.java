@@ -26,9 +26,31 @@ public final class ThreadState {
     /** Set while the runtime works on this thread, so nested hooks pass straight through. */
     public boolean busy;
 
-    private ThreadState(long vid, boolean agent) {
+    // ---- the serial scheduler's view of this thread (see Sched)
+    /** The thread itself, so that the scheduler can wake it when it hands it the run token. */
+    public final Thread thread;
+    /** Whether the serial scheduler orders this thread: an app thread started by a scheduled thread (or main). */
+    public boolean scheduled;
+    /** Set once the thread has taken the run token for the first time. */
+    public boolean begun;
+    /** Set once the thread has given the token up for good (its {@code Thread.exit}). */
+    public boolean ended;
+    /** Set while the thread is inside a blocking call with the token given up: nested scheduling points pass through. */
+    public boolean released;
+    /** Scheduling points this thread has passed: where a switch happened, counted alike in record and replay. */
+    public long ticks;
+    /** Set while the thread waits in {@code Thread.join} with the token given up. */
+    boolean inJoin;
+
+    /** A state that belongs to no thread (a marker value). */
+    static ThreadState placeholder() {
+        return new ThreadState(0, true, null);
+    }
+
+    private ThreadState(long vid, boolean agent, Thread thread) {
         this.vid = vid;
         this.agent = agent;
+        this.thread = thread;
     }
 
     public static ThreadState current() {
@@ -40,11 +62,19 @@ public final class ThreadState {
         String name = t.getName();
         boolean agent = isAgentName(name);
         long vid = PENDING.take(t.getId());
+        boolean child = vid != 0;
+        boolean parentScheduled = child && (vid & SCHEDULED_BIT) != 0;
+        vid &= ~SCHEDULED_BIT;
         if (vid == 0) {
             vid = "main".equals(name) ? 1L : nameId(name);
         }
-        return new ThreadState(vid, agent);
+        ThreadState s = new ThreadState(vid, agent, t);
+        s.scheduled = parentScheduled && !agent && !Sched.unscheduledKind(t);
+        return s;
     }
+
+    /** Marks a pending id: the parent was scheduled, so the child is too. Ids never use the top bit. */
+    private static final long SCHEDULED_BIT = Long.MIN_VALUE;
 
     /**
      * Threads of the agent and of the libraries it uses (Chronicle names its threads so), and the
@@ -70,7 +100,7 @@ public final class ThreadState {
         }
         ThreadState parent = current();
         long vid = mix(parent.vid, ++parent.children);
-        PENDING.put(child, vid);
+        PENDING.put(child, parent.scheduled ? vid | SCHEDULED_BIT : vid);
     }
 
     static long mix(long parent, long index) {

@@ -22,7 +22,8 @@ import java.util.Map;
  * stopped instead of exiting 0; {@code replay --suspend}). The README's configuration table lists them.
  */
 public record AgentConfig(Path log, boolean strict, String commit, List<String> exclude, String role, boolean force,
-                          List<String> disable, String diskfull, boolean jmx, long stop, boolean hold) {
+                          List<String> disable, String diskfull, boolean jmx, long stop, boolean hold,
+                          String schedule) {
 
     /** Every key with its default; the order is the README's. */
     public static final Map<String, String> DEFAULTS;
@@ -40,6 +41,7 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
         d.put("jmx", "true");
         d.put("stop", "-1");
         d.put("hold", "false");
+        d.put("schedule", "serial");
         DEFAULTS = java.util.Collections.unmodifiableMap(d);
     }
 
@@ -124,8 +126,12 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
         if (!hold.equals("true") && !hold.equals("false")) {
             throw new ConfigException("hold=" + v.get("hold") + ": expected true or false");
         }
+        String schedule = v.get("schedule").toLowerCase(Locale.ROOT);
+        if (!schedule.equals("serial") && !schedule.equals("none")) {
+            throw new ConfigException("schedule=" + v.get("schedule") + ": expected serial or none");
+        }
         return new AgentConfig(Path.of(v.get("log")), strict.equals("true"), commit, exclude, role,
-                force.equals("true"), disable, diskfull, jmx.equals("true"), stop, hold.equals("true"));
+                force.equals("true"), disable, diskfull, jmx.equals("true"), stop, hold.equals("true"), schedule);
     }
 
     /** A bad setting; the message is the one line the user sees. */

@@ -19,7 +19,8 @@ import org.objectweb.asm.Opcodes;
  *       {@code sleep(..)} inside one), unless that subclass declares its own static
  *       {@code sleep(long)}: found by reading the owner's class file (and its superclasses') through
  *       the defining loader, never by loading a class;</li>
- *   <li>{@code Object.wait(long)} on any receiver (it is final: no class can mean another method);</li>
+ *   <li>{@code Object.wait(long)} and {@code Object.wait()} on any receiver (final: no class can mean
+ *       another method);</li>
  *   <li>{@code LockSupport.parkNanos(long)} and {@code parkNanos(Object, long)}.</li>
  * </ul>
  *
@@ -39,7 +40,8 @@ final class ClockCallSites {
     static boolean isRelevant(String owner, String name, String desc) {
         return switch (name) {
             case "nanoTime", "currentTimeMillis" -> "java/lang/System".equals(owner);
-            case "sleep", "wait" -> "(J)V".equals(desc);
+            case "sleep" -> "(J)V".equals(desc);
+            case "wait" -> "(J)V".equals(desc) || "()V".equals(desc);
             case "parkNanos" -> "java/util/concurrent/locks/LockSupport".equals(owner);
             default -> false;
         };
@@ -132,6 +134,10 @@ final class ClockCallSites {
                         || opcode == Opcodes.INVOKESPECIAL) && "wait".equals(name) && "(J)V".equals(desc)) {
                     hook = "timedWait";
                     hookDesc = "(Ljava/lang/Object;J)V";
+                } else if ((opcode == Opcodes.INVOKEVIRTUAL || opcode == Opcodes.INVOKEINTERFACE
+                        || opcode == Opcodes.INVOKESPECIAL) && "wait".equals(name) && "()V".equals(desc)) {
+                    hook = "untimedWait"; // a scheduling point under the serial scheduler
+                    hookDesc = "(Ljava/lang/Object;)V";
                 }
                 if (hook == null) {
                     super.visitMethodInsn(opcode, owner, name, desc, isInterface);

@@ -500,22 +500,37 @@ final class HookRewrite implements ClassRewrite {
      * for the selector's native {@code EPoll.wait}.
      */
     static ClassRewrite replaceCalls(String owner, String name, String desc, String newOwner, String newName) {
-        return new CallReplacement(owner, name, desc, newOwner, newName);
+        return new CallReplacement(Opcodes.INVOKESTATIC, owner, name, desc, newOwner, newName, desc);
+    }
+
+    /**
+     * Replaces every {@code invokevirtual owner.name desc} with {@code invokestatic
+     * newOwner.newName(Object, args...)}: the receiver becomes the first argument, passed as
+     * {@code Object} (the owner need not be accessible to the hook's class).
+     */
+    static ClassRewrite replaceVirtualCalls(String owner, String name, String desc, String newOwner, String newName) {
+        return new CallReplacement(Opcodes.INVOKEVIRTUAL, owner, name, desc, newOwner, newName,
+                "(Ljava/lang/Object;" + desc.substring(1));
     }
 
     private static final class CallReplacement implements ClassRewrite {
+        private final int opcode;
         private final String owner;
         private final String name;
         private final String desc;
         private final String newOwner;
         private final String newName;
+        private final String newDesc;
 
-        CallReplacement(String owner, String name, String desc, String newOwner, String newName) {
+        CallReplacement(int opcode, String owner, String name, String desc, String newOwner, String newName,
+                        String newDesc) {
+            this.opcode = opcode;
             this.owner = owner;
             this.name = name;
             this.desc = desc;
             this.newOwner = newOwner;
             this.newName = newName;
+            this.newDesc = newDesc;
         }
 
         @Override
@@ -541,9 +556,10 @@ final class HookRewrite implements ClassRewrite {
                 return mv == null ? null : new MethodVisitor(Opcodes.ASM9, mv) {
                     @Override
                     public void visitMethodInsn(int opcode, String o, String n, String ds, boolean itf) {
-                        if (opcode == Opcodes.INVOKESTATIC && o.equals(owner) && n.equals(name) && ds.equals(desc)) {
+                        if (opcode == CallReplacement.this.opcode && o.equals(owner) && n.equals(name)
+                                && ds.equals(desc)) {
                             changed = true;
-                            super.visitMethodInsn(opcode, newOwner, newName, ds, false);
+                            super.visitMethodInsn(Opcodes.INVOKESTATIC, newOwner, newName, newDesc, false);
                         } else {
                             super.visitMethodInsn(opcode, o, n, ds, itf);
                         }

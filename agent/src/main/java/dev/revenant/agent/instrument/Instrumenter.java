@@ -23,7 +23,8 @@ import dev.revenant.bridge.IdentityHashes;
  *   <li><b>random</b>: {@code Random.seedUniquifier}, {@code ThreadLocalRandom.localInit} and
  *       {@code nextSeed}, {@code SecureRandom.nextBytes}/{@code generateSeed} (UUID.randomUUID goes
  *       through it; Math.random through a {@code new Random()}).</li>
- *   <li><b>threads</b>: {@code Thread.start} gives each child its virtual id.</li>
+ *   <li><b>threads</b>: {@code Thread.start} gives each child its virtual id; with the serial
+ *       scheduler also the scheduling points ({@link #scheduling}).</li>
  *   <li><b>hashes</b>: identity-hash call sites in app classes and the JDK collections;
  *       {@code MethodHandleNatives.link*} pause the thread's hash sequence.</li>
  *   <li><b>sockets</b>: NIO socket and server socket channels (and their socket adaptors),
@@ -48,7 +49,7 @@ public final class Instrumenter {
      * The JDK rewrites of the categories not switched off. Further JDK entry points (sockets, ...)
      * are added here the same way, one {@code addAsm} per class.
      */
-    static JdkTransforms jdkTransforms(Set<String> disabled) {
+    static JdkTransforms jdkTransforms(Set<String> disabled, boolean serial) {
         JdkTransforms jdk = new JdkTransforms();
         // Whatever is disabled: shutdown may have to wait for a log that is still opening (LogOpening).
         jdk.addAsm("java.lang.Shutdown", JdkEntryRewrite.atEntry("exit", "(I)V", "beforeShutdown", "()V"),
@@ -78,11 +79,60 @@ public final class Instrumenter {
         if (!disabled.contains("threads")) {
             jdk.addAsm("java.lang.Thread",
                     JdkEntryRewrite.atEntry("start", "()V", "threadStarting", "(Ljava/lang/Thread;)V", 0));
+            if (serial) {
+                scheduling(jdk, !disabled.contains("clocks"));
+            }
         }
         if (!disabled.contains("sockets")) {
             sockets(jdk);
         }
         return jdk;
+    }
+
+    private static final String SCHED = "dev/revenant/bridge/Sched";
+
+    /**
+     * The {@code java.util.concurrent} classes that read the clock or wait with a timeout
+     * themselves (found with javap on JDK 17 and 25; a class missing from one JDK is simply never
+     * loaded there). Under the serial scheduler their waits are scheduling points and their clock
+     * reads are determinants, so that a timed wait decides the same way in replay.
+     */
+    static final List<String> TIMED_JUC = List.of(
+            "java.util.concurrent.locks.AbstractQueuedSynchronizer",
+            "java.util.concurrent.locks.AbstractQueuedSynchronizer$ConditionObject",
+            "java.util.concurrent.locks.AbstractQueuedLongSynchronizer",
+            "java.util.concurrent.locks.AbstractQueuedLongSynchronizer$ConditionObject",
+            "java.util.concurrent.locks.StampedLock",
+            "java.util.concurrent.FutureTask", "java.util.concurrent.AbstractExecutorService",
+            "java.util.concurrent.ScheduledThreadPoolExecutor",
+            "java.util.concurrent.ScheduledThreadPoolExecutor$ScheduledFutureTask",
+            "java.util.concurrent.SynchronousQueue$TransferStack", "java.util.concurrent.SynchronousQueue$TransferQueue",
+            "java.util.concurrent.LinkedTransferQueue", "java.util.concurrent.LinkedTransferQueue$DualNode",
+            "java.util.concurrent.CompletableFuture", "java.util.concurrent.CompletableFuture$Signaller",
+            "java.util.concurrent.Exchanger", "java.util.concurrent.Phaser$QNode",
+            "java.util.concurrent.ForkJoinPool", "java.util.concurrent.ForkJoinTask",
+            "java.util.concurrent.DelayScheduler", "java.util.concurrent.ThreadPerTaskExecutor");
+
+    /**
+     * The serial scheduler's scheduling points in the JDK: every park ({@code LockSupport}'s calls
+     * of {@code Unsafe.park}), a thread's first and last moments ({@code Thread.run} and the
+     * {@code run} of the JDK's own thread classes; {@code Thread.exit}, which the VM calls when a
+     * thread ends), {@code Thread.join(long)}; and the clock reads and timed waits of the JDK's
+     * concurrency classes.
+     */
+    private static void scheduling(JdkTransforms jdk, boolean clocks) {
+        jdk.addAsm("java.util.concurrent.locks.LockSupport",
+                HookRewrite.replaceVirtualCalls("jdk/internal/misc/Unsafe", "park", "(ZJ)V", SCHED, "park"));
+        jdk.addAsm("java.lang.Thread",
+                JdkEntryRewrite.atEntry("run", "()V", "threadRun", "()V").callingInto(SCHED),
+                JdkEntryRewrite.atEntry("exit", "()V", "threadExit", "()V").callingInto(SCHED),
+                JdkEntryRewrite.bracket("join", "(J)V", "joinEnter", "joinExit").callingInto(SCHED));
+        jdk.addAsm("java.util.TimerThread", JdkEntryRewrite.atEntry("run", "()V", "threadRun", "()V").callingInto(SCHED));
+        if (clocks) {
+            for (String c : TIMED_JUC) {
+                jdk.addAsm(c, ClockCallSites.JDK);
+            }
+        }
     }
 
     /** What the socket rewrites call (on the boot class path). */
@@ -224,10 +274,16 @@ public final class Instrumenter {
 
     public static Installed install(Instrumentation inst, List<String> exclude, Set<String> disabled,
                                     StartupPhases phases) throws Exception {
+        return install(inst, exclude, disabled, false, phases);
+    }
+
+    /** {@code serial}: with the serial scheduler's scheduling points ({@code schedule=serial}). */
+    public static Installed install(Instrumentation inst, List<String> exclude, Set<String> disabled, boolean serial,
+                                    StartupPhases phases) throws Exception {
         Installed installed = new Installed(inst);
         // What the rewritten JDK methods call: linked now, not inside the first Clock.instant().
         Class.forName("dev.revenant.bridge.JdkHooks", true, null);
-        JdkTransforms jdk = jdkTransforms(disabled);
+        JdkTransforms jdk = jdkTransforms(disabled, serial);
         installed.jdkClasses.addAll(jdk.classNames());
         ClassFileTransformer entries = jdk.register(inst);
         if (entries != null) {

@@ -90,6 +90,11 @@ final class JdkEntryRewrite implements ClassRewrite {
         return new JdkEntryRewrite(Kind.BRACKET, HOOKS, namePrefix, true, "", enterHook, "()V", exitHook, new int[0]);
     }
 
+    /** {@link #bracket} of the one method {@code name} with descriptor {@code desc}. */
+    static JdkEntryRewrite bracket(String name, String desc, String enterHook, String exitHook) {
+        return new JdkEntryRewrite(Kind.BRACKET, HOOKS, name, false, desc, enterHook, "()V", exitHook, new int[0]);
+    }
+
     /**
      * The same rewrite calling the hooks in another class on the boot class path (internal name,
      * e.g. {@code dev/revenant/bridge/NetHooks}) instead of {@code JdkHooks}. Its hooks must not

@@ -22,6 +22,7 @@ public final class DeterminantCodec {
             case NetHooks.READ, NetHooks.AVAILABLE -> RecordTypes.SOCKET_READ;
             case NetHooks.WRITE -> RecordTypes.SOCKET_WRITE;
             case NetHooks.SELECT -> RecordTypes.SELECT;
+            case Hooks.SWITCH -> RecordTypes.SCHEDULE;
             default -> RecordTypes.RANDOM;
         };
     }

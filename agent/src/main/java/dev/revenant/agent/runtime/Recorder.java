@@ -34,6 +34,11 @@ final class Recorder implements Determinants {
         return p;
     }
 
+    /** A switch of the serial scheduler's run token to {@code to}; its position, or -1 if the log failed. */
+    long appendSwitch(ThreadState to, long fromVid, long fromTick) {
+        return log.append(dev.revenant.log.RecordTypes.SCHEDULE, to.vid, fromTick, Replayer.switchPayload(fromVid, fromTick));
+    }
+
     @Override
     public long value(ThreadState t, int kind, long live) {
         append(t, kind, DeterminantCodec.value(kind, live));

@@ -5,43 +5,60 @@ import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
 
+import dev.revenant.agent.runtime.schedule.SerialScheduler;
+import dev.revenant.bridge.Hooks;
 import dev.revenant.bridge.ThreadState;
 import dev.revenant.log.LogReader;
 import dev.revenant.log.LogRecord;
 import dev.revenant.log.RecordTypes;
 
 /**
- * Hands each thread the determinants it recorded, in its own order. Records are read from the log
- * in position order and queued per virtual thread, so threads that do not race replay exactly;
- * racing threads need the scheduler (a later issue).
+ * Hands the program back its determinants in the order of the log.
+ *
+ * <p>The log is read once, front to back, with a small window ahead. A log recorded under the
+ * serial scheduler ({@code schedule=serial}) is one total order: its {@code SCHEDULE} records say
+ * which thread held the run token from where on, so every determinant of a scheduled thread lies on
+ * the <em>main line</em> — the switches and the records of the thread that held the token when each
+ * was written — and replay hands them out strictly in that order, the switches through
+ * {@link #switchAt} to the {@link SerialScheduler}. Records of threads that never held the token
+ * (the JDK's own threads, threads the scheduler leaves alone) are queued per thread on the side, as
+ * is every thread but main in a log recorded without the scheduler: such threads get their own
+ * determinants in their own order and nothing orders them against each other.
  *
  * <p>A session that a recovered process started when it went live ({@code HEADER} followed by
  * {@code CONTINUES}) continues the run: replay reads on through it. A session that starts a fresh
  * run ({@code HEADER} followed by {@code ENVIRONMENT}) ends what is replayed.
  *
- * <p>A request that does not match what the log holds next for that thread (another kind, a
- * sequence gap) is a divergence: replay stops with a report and exit code 3. When the log has
- * nothing more for a thread, the {@link EndAction} decides: {@code replay} ends the JVM, recovery
- * goes live and {@link #take} returns null.
+ * <p>A request that does not match what the log holds next (another kind, a sequence gap, a switch
+ * where the program asks for a value) is a divergence: replay stops with a report and exit code 3.
+ * The {@link EndAction} runs once the log is used up: with the scheduler, when every record has
+ * been handed out (the last position replayed by whichever thread owns it), or when the token's
+ * holder needs one more; without it, when the first thread finds nothing more for itself.
  */
-final class Replayer {
+final class Replayer implements SerialScheduler.Script {
     static final int EXIT_DIVERGENCE = 3;
+    /** How far a thread off the main line may read ahead for its next record. */
+    private static final int WINDOW = 1 << 20;
 
     private final LogReader reader;
-    private final Map<Long, ArrayDeque<LogRecord>> queues = new HashMap<>();
+    private final ArrayDeque<LogRecord> main = new ArrayDeque<>();
+    private final Map<Long, ArrayDeque<LogRecord>> side = new HashMap<>();
     private final long endPosition;
     private final EndAction atEnd;
     private final Progress progress;
+    private final boolean serial;
+    /** Whose records the main line holds, as read so far: the token's holder per the log. */
+    private long readHolder = 1;
+    private long sideLeft;
     private long replayed;
     private long queuedTotal;
-    private long queuedLeft;
     private long lastPosition = -1;
     private boolean exhausted;
     private boolean ended;
 
     /**
-     * What to do when the log has nothing more for a thread: {@code determinants} is how many the
-     * log holds for this run (other threads may still be replaying theirs).
+     * What to do when the log is used up: {@code determinants} is how many it held for this run,
+     * {@code lastPosition} the last position read.
      */
     interface EndAction {
         void logEnded(long determinants, long lastPosition);
@@ -52,11 +69,29 @@ final class Replayer {
         void at(long replayed, long position);
     }
 
+    /**
+     * Reads the log's first record after the session's environment: a {@code SCHEDULE} record
+     * there means the log was recorded under the serial scheduler.
+     */
     Replayer(LogReader reader, long endPosition, EndAction atEnd, Progress progress) {
         this.reader = reader;
         this.endPosition = endPosition;
         this.atEnd = atEnd;
         this.progress = progress;
+        LogRecord first = nextOfRun();
+        this.serial = first != null && first.type() == RecordTypes.SCHEDULE;
+        if (first == null) {
+            exhausted = true;
+        } else if (!serial) {
+            queue(first);
+        } else {
+            lastPosition = first.position(); // the scheduler's opening mark: main holds the token
+        }
+    }
+
+    /** Whether the log was recorded under the serial scheduler. */
+    boolean serial() {
+        return serial;
     }
 
     synchronized long replayed() {
@@ -67,58 +102,80 @@ final class Replayer {
         return lastPosition;
     }
 
-    /** Set once the log is read to its end and every queued determinant was taken: no thread replays. */
-    private volatile boolean drained;
+    /** Whether the end action has run. */
+    synchronized boolean ended() {
+        return ended;
+    }
 
-    /** True while this thread still has recorded determinants queued or the log is not read to its end. */
-    boolean hasMore(ThreadState t) {
-        if (drained) {
+    /** True while this thread may still get a recorded determinant (without the scheduler: has some queued, or the log is not read to its end). */
+    synchronized boolean hasMore(ThreadState t) {
+        if (serial) {
+            return !ended;
+        }
+        ArrayDeque<LogRecord> q = queueOf(t.vid);
+        return q != null && !q.isEmpty() || !ended;
+    }
+
+    private boolean onMainLine(ThreadState t) {
+        return serial ? t.scheduled : t.vid == 1;
+    }
+
+    private ArrayDeque<LogRecord> queueOf(long vid) {
+        if (!main.isEmpty() && main.peek().thread() == vid && main.peek().type() != RecordTypes.SCHEDULE) {
+            return main;
+        }
+        return side.get(vid);
+    }
+
+    /** Reads one more record into the queues; false once the log (or this run) is exhausted. */
+    private boolean readOne() {
+        if (exhausted) {
             return false;
         }
-        synchronized (this) {
-            ArrayDeque<LogRecord> q = queues.get(t.vid);
-            return q != null && !q.isEmpty() || !ended;
+        LogRecord r = nextOfRun();
+        if (r == null) {
+            exhausted = true;
+            return false;
         }
+        queue(r);
+        return true;
     }
 
-    /**
-     * The calling thread's next determinant without taking it, or null when the log has nothing
-     * more for it (after the end action ran, if it returned).
-     */
-    synchronized LogRecord peek(ThreadState t) {
-        ArrayDeque<LogRecord> q = fill(t);
-        return q == null || q.isEmpty() ? null : q.peek();
-    }
-
-    /** Like {@link #peek} but never runs the end action: null if the log has nothing more for this thread. */
-    synchronized LogRecord peekQuietly(ThreadState t) {
-        ArrayDeque<LogRecord> q = queues.get(t.vid);
-        while ((q == null || q.isEmpty()) && !exhausted) {
-            if (!readOne()) {
-                exhausted = true;
-                break;
+    /** The run's next record, through the sessions of recoveries; null where the run ends. */
+    private LogRecord nextOfRun() {
+        LogRecord r;
+        try {
+            r = reader.next();
+            if (r != null && r.type() == RecordTypes.HEADER) {
+                LogRecord second = reader.next();
+                if (second == null || second.type() != RecordTypes.CONTINUES) {
+                    return null; // a fresh run starts here, or nothing follows: this run ended
+                }
+                r = reader.next();
             }
-            q = queues.get(t.vid);
+        } catch (IOException e) {
+            AgentLog.error("replay stopped: the log cannot be read further: " + e.getMessage());
+            Runtime.getRuntime().halt(1);
+            return null;
         }
-        return q == null || q.isEmpty() ? null : q.peek();
+        return r == null || r.position() > endPosition ? null : r;
     }
 
-    /** Reads on until this thread has a determinant queued or the log ends; runs the end action once. */
-    private ArrayDeque<LogRecord> fill(ThreadState t) {
-        ArrayDeque<LogRecord> q = queues.get(t.vid);
-        while ((q == null || q.isEmpty()) && !exhausted) {
-            if (!readOne()) {
-                exhausted = true;
-                break;
+    private void queue(LogRecord r) {
+        lastPosition = r.position();
+        if (r.type() == RecordTypes.SCHEDULE && serial) {
+            main.add(r);
+            readHolder = r.thread();
+            queuedTotal++;
+        } else if (isDeterminant(r.type())) {
+            queuedTotal++;
+            if (r.thread() == readHolder) {
+                main.add(r);
+            } else {
+                side.computeIfAbsent(r.thread(), k -> new ArrayDeque<>()).add(r);
+                sideLeft++;
             }
-            q = queues.get(t.vid);
         }
-        if ((q == null || q.isEmpty()) && !ended) {
-            ended = true;
-            drained = queuedLeft == 0;
-            atEnd.logEnded(queuedTotal, lastPosition);
-        }
-        return q;
     }
 
     private static boolean isDeterminant(int type) {
@@ -127,33 +184,81 @@ final class Replayer {
                 || type == RecordTypes.SOCKET_WRITE || type == RecordTypes.SELECT;
     }
 
-    /** Reads one more record into the queues; false once the log (or this run) is exhausted. */
-    private boolean readOne() {
-        LogRecord r;
-        try {
-            r = reader.next();
-            if (r != null && r.type() == RecordTypes.HEADER) {
-                LogRecord second = reader.next();
-                if (second == null || second.type() != RecordTypes.CONTINUES) {
-                    return false; // a fresh run starts here, or nothing follows: this run ended
-                }
-                r = reader.next();
+    /** The main line's next record (reading on as needed), or null at the end of the log. */
+    private LogRecord peekMain() {
+        while (main.isEmpty() && readOne()) {
+            // reading on
+        }
+        return main.peek();
+    }
+
+    /** This thread's next record off the main line, reading ahead (bounded under the scheduler). */
+    private LogRecord peekSide(ThreadState t) {
+        ArrayDeque<LogRecord> q = side.get(t.vid);
+        long read = 0;
+        while ((q == null || q.isEmpty()) && (!serial || read++ < WINDOW) && readOne()) {
+            q = side.get(t.vid);
+        }
+        return q == null ? null : q.peek();
+    }
+
+    /** The thread's next determinant if it is its turn to take one, without taking it; null if there is none. */
+    private LogRecord next(ThreadState t) {
+        if (onMainLine(t)) {
+            LogRecord r = peekMain();
+            return r != null && r.thread() == t.vid && r.type() != RecordTypes.SCHEDULE ? r : null;
+        }
+        return peekSide(t);
+    }
+
+    /**
+     * The calling thread's next determinant without taking it, or null when the log has nothing
+     * more for it now (after the end action ran, if that is what the log being used up means).
+     */
+    synchronized LogRecord peek(ThreadState t) {
+        LogRecord r = next(t);
+        if (r == null) {
+            endIfUsedUp(t);
+        }
+        return r;
+    }
+
+    /** Like {@link #peek} but never runs the end action. */
+    synchronized LogRecord peekQuietly(ThreadState t) {
+        return next(t);
+    }
+
+    /** Runs the end action when the log has nothing more for {@code t} (and, under the scheduler, for anybody). */
+    private void endIfUsedUp(ThreadState t) {
+        if (ended) {
+            return;
+        }
+        if (serial) {
+            if (onMainLine(t) ? peekMain() != null : peekSide(t) != null) {
+                return;
             }
-        } catch (IOException e) {
-            AgentLog.error("replay stopped: the log cannot be read further: " + e.getMessage());
-            Runtime.getRuntime().halt(1);
-            return false;
+            if (onMainLine(t) || main.isEmpty() && sideLeft == 0 && exhausted) {
+                end();
+            }
+            return;
         }
-        if (r == null || r.position() > endPosition) {
-            return false;
+        end();
+    }
+
+    private void end() {
+        ended = true;
+        notifyAll();
+        atEnd.logEnded(queuedTotal, lastPosition);
+    }
+
+    /** After a record was handed out: under the scheduler, the end action runs as soon as nothing is left. */
+    private void consumed(LogRecord r) {
+        if ((++replayed & 1023) == 0) {
+            progress.at(replayed, r.position());
         }
-        lastPosition = r.position();
-        if (isDeterminant(r.type())) {
-            queues.computeIfAbsent(r.thread(), k -> new ArrayDeque<>()).add(r);
-            queuedTotal++;
-            queuedLeft++;
+        if (serial && !ended && sideLeft == 0 && peekMain() == null) {
+            end();
         }
-        return true;
     }
 
     /**
@@ -161,22 +266,82 @@ final class Replayer {
      * nothing more for it (after the end action ran, if it returned).
      */
     synchronized LogRecord take(ThreadState t, int kind) {
-        ArrayDeque<LogRecord> q = fill(t);
-        if (q == null || q.isEmpty()) {
+        LogRecord r;
+        if (onMainLine(t)) {
+            r = peekMain();
+            if (r != null && (r.thread() != t.vid || r.type() == RecordTypes.SCHEDULE)) {
+                diverged(t, DeterminantCodec.kindName(kind), r, serial
+                        ? "the log holds an event of another thread (or a switch) here: this thread should not have asked"
+                        : null);
+            }
+        } else {
+            r = peekSide(t);
+        }
+        if (r == null) {
+            endIfUsedUp(t);
+            while (serial && !ended && !onMainLine(t)) {
+                // A thread the scheduler leaves alone that never got this far when recorded: it
+                // waits for the rest of the log (then, in a recovery, it is live).
+                try {
+                    wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return null;
+                }
+            }
             return null;
         }
-        LogRecord r = q.poll();
-        if (--queuedLeft == 0 && ended) {
-            drained = true;
+        if (r == main.peek()) {
+            main.poll();
+        } else {
+            side.get(t.vid).poll();
+            sideLeft--;
         }
         if (DeterminantCodec.kind(r.payload()) != kind || r.threadSeq() != t.seq) {
             diverged(t, DeterminantCodec.kindName(kind), r, null);
         }
         t.seq++;
-        if ((++replayed & 1023) == 0) {
-            progress.at(replayed, r.position());
-        }
+        consumed(r);
         return r;
+    }
+
+    @Override
+    public synchronized long switchAt(ThreadState from, long tick) {
+        if (!serial || ended) {
+            return -1;
+        }
+        LogRecord r = peekMain();
+        if (r == null || r.type() != RecordTypes.SCHEDULE) {
+            return -1;
+        }
+        long fromVid = DeterminantCodec.first(r.payload());
+        long fromTick = DeterminantCodec.second(r.payload());
+        if (fromVid != from.vid) {
+            diverged(from, "a scheduling point (tick " + tick + ")", r,
+                    "the log switches from another thread here: the threads did not run as recorded");
+        }
+        if (fromTick > tick) {
+            return -1;
+        }
+        if (fromTick < tick) {
+            diverged(from, "a scheduling point (tick " + tick + ")", r,
+                    "the log switched away from this thread at its tick " + fromTick + ", which it has passed");
+        }
+        main.poll();
+        consumed(r);
+        return r.thread();
+    }
+
+    @Override
+    public synchronized void holderEnded(ThreadState t) {
+        LogRecord r = peekMain();
+        if (r != null) {
+            diverged(t, "nothing more (the thread ends)", r, "the log holds more for this thread, or switches "
+                    + "from it later: it ended sooner than when it was recorded");
+        }
+        if (!ended) {
+            end();
+        }
     }
 
     /** Stops replay with the report: where, what the log held, what the program did. Never returns. */
@@ -184,9 +349,11 @@ final class Replayer {
         StringBuilder sb = new StringBuilder();
         sb.append("replay diverged at log position ").append(expected.position()).append(" on thread ")
                 .append(Thread.currentThread().getName()).append(" (virtual id ").append(t.vid).append(")\n");
-        sb.append("  the log holds next: ").append(DeterminantCodec.describe(expected.payload()))
-                .append(" (thread sequence ").append(expected.threadSeq()).append(")\n");
-        sb.append("  the program asked:  ").append(asked).append(" (thread sequence ").append(t.seq).append(")\n");
+        sb.append("  the log holds next: ").append(describe(expected))
+                .append(" (thread ").append(expected.thread()).append(", sequence ").append(expected.threadSeq())
+                .append(")\n");
+        sb.append("  the program asked:  ").append(asked).append(" (thread sequence ").append(t.seq)
+                .append(", scheduling tick ").append(t.ticks).append(")\n");
         if (detail != null) {
             sb.append("  ").append(detail).append('\n');
         }
@@ -199,8 +366,22 @@ final class Replayer {
             sb.append("    ").append(e).append('\n');
         }
         sb.append("  the program does not do what it did when it was recorded (other code, other input, or a race "
-                + "between threads the log does not order yet)");
+                + "between threads the log does not order)");
         AgentLog.error(sb.toString());
+        System.out.flush();
         Runtime.getRuntime().halt(EXIT_DIVERGENCE);
+    }
+
+    private static String describe(LogRecord r) {
+        if (r.type() == RecordTypes.SCHEDULE) {
+            return "switch to thread " + r.thread() + " from thread " + DeterminantCodec.first(r.payload())
+                    + " at its tick " + DeterminantCodec.second(r.payload());
+        }
+        return DeterminantCodec.describe(r.payload());
+    }
+
+    /** The payload of a {@code SCHEDULE} record: who gave the token up, at which of its ticks. */
+    static byte[] switchPayload(long fromVid, long fromTick) {
+        return DeterminantCodec.pair(Hooks.SWITCH, fromVid, fromTick);
     }
 }

@@ -1,5 +1,6 @@
 package dev.revenant.agent.runtime;
 
+import dev.revenant.agent.runtime.schedule.SerialScheduler;
 import dev.revenant.bridge.Determinants;
 import dev.revenant.bridge.Hooks;
 import dev.revenant.bridge.ThreadState;
@@ -27,6 +28,8 @@ final class Run implements Determinants {
     private final GoLive goLive;
     /** {@code replay --to}: where app threads stop; null otherwise. */
     private volatile StopPoint stop;
+    /** The serial scheduler's run token, when the run is scheduled ({@code schedule=serial}); else null. */
+    private volatile SerialScheduler scheduler;
     // Clock continuity across the switch, from the replayed values.
     private long maxNano = Long.MIN_VALUE;
     private long maxMillis = Long.MIN_VALUE;
@@ -46,6 +49,22 @@ final class Run implements Determinants {
     /** Replays; with {@code goLive == null} the replayer's own end action ends the JVM. */
     static Run replaying(Replayer replayer, GoLive goLive) {
         return new Run(replayer, null, goLive);
+    }
+
+    void schedule(SerialScheduler s) {
+        this.scheduler = s;
+    }
+
+    SerialScheduler scheduler() {
+        return scheduler;
+    }
+
+    /** The serial scheduler's switch log: a {@code SCHEDULE} record, on the live recorder. */
+    void recordSwitch(ThreadState to, long fromVid, long fromTick) {
+        Recorder r = recorder;
+        if (r != null) {
+            r.appendSwitch(to, fromVid, fromTick);
+        }
     }
 
     void stopAt(StopPoint s) {
@@ -77,6 +96,10 @@ final class Run implements Determinants {
             }
             millisFloor = maxMillis;
             recorder = goLive.open(this);
+            SerialScheduler s = scheduler;
+            if (s != null) {
+                s.goLive();
+            }
         } catch (Throwable e) {
             AgentLog.error("recovery could not go live: " + e.getMessage()
                     + "; the process stops here, its log is unchanged — fix the cause and run recover again");
@@ -86,7 +109,13 @@ final class Run implements Determinants {
 
     @Override
     public boolean replaying(ThreadState t) {
-        return replayer != null && (recorder == null || replayer.hasMore(t));
+        if (replayer == null) {
+            return false;
+        }
+        if (scheduler != null) {
+            return recorder == null; // one total order: everybody replays until the process goes live
+        }
+        return recorder == null || replayer.hasMore(t);
     }
 
     /** This thread's next logged determinant of {@code kind}, or null if it is live (now). */
@@ -98,7 +127,24 @@ final class Run implements Determinants {
         if (s != null) {
             s.before(t, DeterminantCodec.kindName(kind), replayer);
         }
-        return replayer.take(t, kind);
+        LogRecord r = replayer.take(t, kind);
+        if (r == null && goLive == null) {
+            beyondEnd(t, kind); // offline replay under the scheduler: the recorded run got this far
+        }
+        return r;
+    }
+
+    /**
+     * Offline replay: the thread holding the token asks for a determinant the log does not hold —
+     * where the recorded run was cut off. What the program printed up to here is what it printed
+     * when recorded; it ends here, with 0.
+     */
+    private void beyondEnd(ThreadState t, int kind) {
+        System.out.flush();
+        AgentLog.info("replay reached the end of the log after " + replayer.replayed() + " determinants (position "
+                + replayer.lastPosition() + "): thread \"" + Thread.currentThread().getName() + "\" (virtual id "
+                + t.vid + ") asks for " + DeterminantCodec.kindName(kind) + ", which the recorded run never got to");
+        Runtime.getRuntime().halt(0);
     }
 
     /** Stands for "replayed, and the log holds nothing more for this thread" in {@link #peekForEvent}. */
@@ -114,6 +160,11 @@ final class Run implements Determinants {
     LogRecord peekForEvent(ThreadState t) {
         if (!replaying(t)) {
             return null;
+        }
+        if (scheduler != null) {
+            // One total order: the write was logged only if it is this thread's next event.
+            LogRecord r = replayer.peek(t); // the end action runs if the log is used up
+            return r != null ? r : replaying(t) ? NOTHING_LOGGED : null;
         }
         LogRecord r = replayer.peekQuietly(t);
         if (r != null) {

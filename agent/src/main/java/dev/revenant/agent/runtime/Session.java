@@ -8,8 +8,10 @@ import java.util.Set;
 
 import dev.revenant.agent.config.AgentConfig;
 import dev.revenant.agent.instrument.Instrumenter;
+import dev.revenant.agent.runtime.schedule.SerialScheduler;
 import dev.revenant.bridge.Hooks;
 import dev.revenant.bridge.IdentityHashes;
+import dev.revenant.bridge.Sched;
 import dev.revenant.bridge.ThreadState;
 import dev.revenant.log.AppFingerprint;
 import dev.revenant.log.LogHeader;
@@ -90,7 +92,8 @@ final class Session {
 
     private static void record(AgentConfig config, LogOpening opening, Instrumentation inst, Set<String> disabled,
                                StartupPhases phases) throws Exception {
-        Instrumenter.Installed installed = Instrumenter.install(inst, config.exclude(), disabled, phases);
+        boolean serial = config.schedule().equals("serial");
+        Instrumenter.Installed installed = Instrumenter.install(inst, config.exclude(), disabled, serial, phases);
         // The socket classes' transformation (ByteBuddy's first use) goes on while main starts.
         NetRuntime.prepareInBackground();
         // While the log is still opening: initialise what installing the recorder runs for the
@@ -119,6 +122,13 @@ final class Session {
         LogHealth.watch(w, net, config.diskfull());
         dev.revenant.bridge.NetHooks.install(net);
         Hooks.install(run);
+        if (serial) {
+            ThreadState main = ThreadState.current();
+            SerialScheduler s = SerialScheduler.recording(run::recordSwitch, main);
+            run.schedule(s);
+            run.recordSwitch(main, 0, 0); // the opening mark: the log is one total order, main holds the token
+            Sched.install(s);
+        }
         Hooks.threadLocalRandomInit(); // the main thread's seed, if the JDK gave it one before us
         closeAtExit(w, net);
         if (config.jmx()) {
@@ -184,9 +194,15 @@ final class Session {
         ThreadState.current(); // same per-thread work as in record mode
         long started = System.nanoTime();
         Recovery recovery = recover ? new Recovery(config, fp, started) : null;
+        Replayer[] self = new Replayer[1];
         Replayer replayer = new Replayer(reader, Long.MAX_VALUE, (n, last) -> {
             if (recovery != null) {
                 recovery.logEnded(n, last);
+                return;
+            }
+            if (self[0].serial()) {
+                // Every position replayed; the thread holding the token runs on until it needs
+                // what the recorded run never got (Run.beyondEnd) or the program ends.
                 return;
             }
             System.out.flush();
@@ -194,8 +210,14 @@ final class Session {
                     + "): the recorded run got this far");
             Runtime.getRuntime().halt(0);
         }, recovery == null ? (n, p) -> { } : recovery::progress);
+        self[0] = replayer;
         phases.mark("log read");
         Run run = Run.replaying(replayer, recovery);
+        if (replayer.serial()) {
+            SerialScheduler s = SerialScheduler.replaying(replayer, run::recordSwitch, ThreadState.current());
+            run.schedule(s);
+            Sched.install(s);
+        }
         NetRuntime.prepareJdk();
         StopPoint stop = config.stop() >= 0 ? new StopPoint(config.stop(), config.hold()) : null;
         run.stopAt(stop);
@@ -205,7 +227,7 @@ final class Session {
             Console.suppress();
         }
         dev.revenant.bridge.NetHooks.install(net);
-        Instrumenter.install(inst, config.exclude(), disabled, phases);
+        Instrumenter.install(inst, config.exclude(), disabled, replayer.serial(), phases);
         Hooks.install(run);
         Hooks.threadLocalRandomInit();
         if (recovery == null) {

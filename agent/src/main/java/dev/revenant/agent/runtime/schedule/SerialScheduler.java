@@ -1,0 +1,249 @@
+package dev.revenant.agent.runtime.schedule;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.LockSupport;
+
+import dev.revenant.bridge.Sched;
+import dev.revenant.bridge.ThreadState;
+
+/**
+ * The run token of {@code schedule=serial}: exactly one scheduled app thread holds it and runs.
+ *
+ * <p><b>Recording</b>, a thread that passes a scheduling point hands the token to the thread that
+ * has waited longest for it (first come, first served), or leaves it free when nobody waits; the
+ * next thread to want it takes it. Whenever the token goes to another thread than the one that had
+ * it last, {@link SwitchLog#switched} logs "from F at its tick n to T", on the thread that makes the
+ * switch, before T can run: so the log holds every record of a thread's turn after the switch that
+ * began it.
+ *
+ * <p><b>Replaying</b>, the token moves only where the log says: at each scheduling point the holder
+ * asks the {@link Script} whether the log's next event is a switch from it at this tick, and if so
+ * hands the token to the thread it names. Everybody else waits. Once the log is used up,
+ * {@link #goLive} turns the token into a recording one, with the threads that were waiting for it
+ * queued in the order they began to wait.
+ *
+ * <p>Threads wait by parking ({@code LockSupport.park} with the thread marked busy, so the park
+ * hook lets it through) or, when they hold a monitor (returning from {@code Object.wait}), by
+ * waiting on that monitor for a millisecond at a time, so that its lock is free meanwhile.
+ * Everything here runs on app threads with the thread marked busy; the lock is a private monitor
+ * (the replay script's, when replaying), which no app code can see.
+ */
+public final class SerialScheduler implements Sched.Scheduler {
+    /** Where a recording scheduler writes its switches. */
+    public interface SwitchLog {
+        void switched(ThreadState to, long fromVid, long fromTick);
+    }
+
+    /** The switches a replay follows, read from the log. */
+    public interface Script {
+        /**
+         * Called by the holder at a scheduling point: if the log's next event is a switch from
+         * {@code from} at {@code tick}, takes it and returns the virtual id it goes to; -1 if the
+         * log does not switch here. A switch the program has already passed is a divergence (the
+         * script reports it and stops the JVM).
+         */
+        long switchAt(ThreadState from, long tick);
+
+        /** The holder ended and the log switches nowhere from it: the replay has run out of threads. */
+        void holderEnded(ThreadState t);
+    }
+
+    private final Object lock;
+    private final SwitchLog log;
+    private volatile Script script;
+    private volatile boolean replaying;
+    /** Virtual id of the thread that holds the token; 0: nobody (free). */
+    private volatile long holder;
+    /** Its state, once known (a thread granted the token in replay may not have begun yet). */
+    private ThreadState holderState;
+    /** Threads waiting for the token, longest first. */
+    private final List<ThreadState> waiting = new ArrayList<>();
+    /** Who had the token last, and at which of its ticks it gave it up. */
+    private long lastVid;
+    private long lastTick;
+    private long switches;
+
+    private SerialScheduler(SwitchLog log, Script script, long firstHolder, Object lock) {
+        this.lock = lock;
+        this.log = log;
+        this.script = script;
+        this.replaying = script != null;
+        this.holder = firstHolder;
+        this.lastVid = firstHolder;
+    }
+
+    /** Recording, with {@code main} holding the token. */
+    public static SerialScheduler recording(SwitchLog log, ThreadState main) {
+        main.scheduled = true;
+        main.begun = true;
+        SerialScheduler s = new SerialScheduler(log, null, main.vid, new Object());
+        s.holderState = main;
+        return s;
+    }
+
+    /**
+     * Replaying {@code script}, with the main thread (virtual id 1) holding the token as it did
+     * when recorded; switches go to {@code liveLog} once the process is live. The script's own
+     * monitor is the token's lock, so that the two never wait for each other.
+     */
+    public static SerialScheduler replaying(Script script, SwitchLog liveLog, ThreadState main) {
+        main.scheduled = true;
+        main.begun = true;
+        SerialScheduler s = new SerialScheduler(liveLog, script, main.vid, script);
+        s.holderState = main;
+        return s;
+    }
+
+    @Override
+    public boolean replaying() {
+        return replaying;
+    }
+
+    /** Switches made (recorded or replayed) so far. */
+    public long switches() {
+        synchronized (lock) {
+            return switches;
+        }
+    }
+
+    @Override
+    public void release(ThreadState t, boolean tick) {
+        if (tick) {
+            t.ticks++;
+        }
+        synchronized (lock) {
+            if (holder != t.vid) {
+                return; // not its token to give (a thread that began without it); nothing to hand over
+            }
+            if (replaying) {
+                long to = script.switchAt(t, t.ticks);
+                if (to >= 0) {
+                    grant(to);
+                }
+                return;
+            }
+            handOver(t.vid, t.ticks);
+        }
+    }
+
+    /** Recording: the token goes to the longest waiter, or is left free. Lock held. */
+    private void handOver(long fromVid, long fromTick) {
+        lastVid = fromVid;
+        lastTick = fromTick;
+        if (waiting.isEmpty()) {
+            holder = 0;
+            holderState = null;
+            return;
+        }
+        ThreadState next = waiting.remove(0);
+        if (next.vid != fromVid) {
+            log.switched(next, fromVid, fromTick);
+            switches++;
+        }
+        holder = next.vid;
+        holderState = next;
+        LockSupport.unpark(next.thread);
+    }
+
+    /** Replaying: the token goes to {@code vid}, which may not have begun yet. Lock held. */
+    private void grant(long vid) {
+        holder = vid;
+        holderState = null;
+        switches++;
+        for (int i = 0; i < waiting.size(); i++) {
+            ThreadState w = waiting.get(i);
+            if (w.vid == vid) {
+                waiting.remove(i);
+                LockSupport.unpark(w.thread);
+                return;
+            }
+        }
+    }
+
+    @Override
+    public void acquire(ThreadState t, Object monitor) {
+        while (true) {
+            synchronized (lock) {
+                if (holder == t.vid) {
+                    waiting.remove(t);
+                    holderState = t;
+                    if (replaying) {
+                        // A second hand-over at the same tick: logged when a recovery went live
+                        // while this thread waited, and it then made its call for real.
+                        long to = script.switchAt(t, t.ticks);
+                        if (to >= 0 && to != t.vid) {
+                            grant(to);
+                            waiting.add(t);
+                        } else {
+                            return;
+                        }
+                    } else {
+                        return;
+                    }
+                } else if (!replaying && holder == 0) {
+                    holder = t.vid;
+                    holderState = t;
+                    if (lastVid != t.vid) {
+                        log.switched(t, lastVid, lastTick);
+                        switches++;
+                    }
+                    return;
+                } else if (!waiting.contains(t)) {
+                    waiting.add(t);
+                }
+            }
+            await(t, monitor);
+        }
+    }
+
+    /** Waits (bounded, then looks again) until this thread may hold the token. */
+    private void await(ThreadState t, Object monitor) {
+        if (monitor == null) {
+            LockSupport.parkNanos(this, 50_000_000L);
+            return;
+        }
+        try {
+            monitor.wait(1);
+        } catch (InterruptedException e) {
+            t.thread.interrupt(); // kept for the app's next look at it
+        }
+    }
+
+    @Override
+    public void exit(ThreadState t) {
+        release(t, true);
+        synchronized (lock) {
+            waiting.remove(t);
+            if (holder == t.vid && replaying) {
+                script.holderEnded(t);
+            }
+        }
+    }
+
+    /**
+     * The log is used up: the token records from now on. The holder keeps it (if it ended, the
+     * longest waiter gets it); the threads waiting for the log's word wait on, first come first
+     * served.
+     */
+    public void goLive() {
+        synchronized (lock) {
+            if (!replaying) {
+                return;
+            }
+            replaying = false;
+            script = null;
+            if (holder == 0 || holderState != null && holderState.ended) {
+                handOver(holder, holderState == null ? 0 : holderState.ticks);
+            }
+            for (ThreadState w : waiting) {
+                LockSupport.unpark(w.thread);
+            }
+        }
+    }
+
+    /** For reports: the virtual id holding the token (0: nobody). */
+    public long holder() {
+        return holder;
+    }
+}
