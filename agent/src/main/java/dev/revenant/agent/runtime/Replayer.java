@@ -339,7 +339,25 @@ final class Replayer implements SerialScheduler.Script {
         }
         if (fromTick < tick) {
             diverged(from, "a scheduling point (tick " + tick + ")", r,
-                    "the log switched away from this thread at its tick " + fromTick + ", which it has passed");
+                    "the log switched away from this thread at its tick " + fromTick + ", which it has passed"
+                            + " (one known cause: threads that block, sleep or wait for I/O inside a synchronized"
+                            + " block other threads also enter; the serial scheduler does not yet order who gets"
+                            + " such a monitor)");
+        }
+        main.poll();
+        consumed(r);
+        return r.thread();
+    }
+
+    @Override
+    public synchronized long switchFromBlocked(ThreadState holder, long tick) {
+        if (!serial || ended) {
+            return -1;
+        }
+        LogRecord r = peekMain();
+        if (r == null || r.type() != RecordTypes.SCHEDULE || DeterminantCodec.first(r.payload()) != holder.vid
+                || DeterminantCodec.second(r.payload()) != tick) {
+            return -1;
         }
         main.poll();
         consumed(r);
