@@ -116,23 +116,25 @@ public final class Hooks {
         return value(RANDOM_SEED_UNIQUIFIER, live);
     }
 
-    /** Exit of {@code ThreadLocalRandom.localInit()}: the seed it gave the calling thread. */
+    /**
+     * Before {@code ThreadLocalRandom.localInit()} returns: the thread's seed and probe become a
+     * function of its virtual id, the same in record and replay, and nothing is logged. Every value
+     * the app draws is logged anyway ({@link #threadLocalRandomNextSeed}), so the seed decides
+     * nothing the app sees; the probe only picks contention cells. Logging them made the JDK's own
+     * first use a determinant — a {@code ConcurrentHashMap} whose CAS lost under contention with an
+     * agent thread draws a probe, in record but not in replay — which the log cannot order.
+     */
     public static void threadLocalRandomInit() {
         ThreadState t = app();
         if (t == null) {
             return;
         }
-        boolean hashes = enter(t);
-        try {
-            long seed = JdkAccess.threadLocalRandomSeed(Thread.currentThread());
-            int probe = JdkAccess.threadLocalRandomProbe(Thread.currentThread());
-            long[] v = impl.pair(t, TLR_SEED, seed, probe);
-            if (v[0] != seed || v[1] != probe) {
-                JdkAccess.setThreadLocalRandom(Thread.currentThread(), v[0], (int) v[1]);
-            }
-        } finally {
-            leave(t, hashes);
-        }
+        long x = t.vid * 0x9E3779B97F4A7C15L + 0x5DEECE66DL;
+        x = (x ^ (x >>> 30)) * 0xBF58476D1CE4E5B9L;
+        x = (x ^ (x >>> 27)) * 0x94D049BB133111EBL;
+        x ^= x >>> 31;
+        int probe = (int) (x >>> 32) | 1; // never 0, which would mean "not initialised"
+        JdkAccess.setThreadLocalRandom(Thread.currentThread(), x, probe);
     }
 
     /**

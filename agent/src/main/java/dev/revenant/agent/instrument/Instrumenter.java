@@ -77,8 +77,12 @@ public final class Instrumenter {
                     JdkEntryRewrite.bracket("link", "linkageEnter", "linkageExit"));
         }
         if (!disabled.contains("threads")) {
+            // JDK 21+ starts the threads of executors (SharedThreadContainer) with start(ThreadContainer),
+            // which does not pass through start(); on 17 that method does not exist and the rewrite matches nothing.
             jdk.addAsm("java.lang.Thread",
-                    JdkEntryRewrite.atEntry("start", "()V", "threadStarting", "(Ljava/lang/Thread;)V", 0));
+                    JdkEntryRewrite.atEntry("start", "()V", "threadStarting", "(Ljava/lang/Thread;)V", 0),
+                    JdkEntryRewrite.atEntry("start", "(Ljdk/internal/vm/ThreadContainer;)V", "threadStarting",
+                            "(Ljava/lang/Thread;)V", 0));
             if (serial) {
                 scheduling(jdk, !disabled.contains("clocks"));
             }
