@@ -197,11 +197,11 @@ class ThreadedKvRecoveryIT {
 
     @Test
     void everyAcknowledgedPutSurvivesKillAndRecovery() throws Exception {
-        run("dev.revenant.demo.ThreadedKvServer", tmp, "threaded-kv");
+        run("dev.revenant.demo.ThreadedKvServer", tmp, "threaded-kv", CYCLES);
     }
 
     /** Record, then CYCLES times: concurrent writers, kill -9 at a seeded random point, recover, check. */
-    static void run(String mainClass, Path tmp, String name) throws Exception {
+    static void run(String mainClass, Path tmp, String name, int cycles) throws Exception {
         long seed = Long.getLong("revenant.it.seed", System.nanoTime());
         System.out.println(name + ": seed " + seed + " (-Drevenant.it.seed=" + seed + " repeats it)");
         Random rnd = new Random(seed);
@@ -215,7 +215,7 @@ class ThreadedKvRecoveryIT {
         KvRecoveryIT.Server s = new KvRecoveryIT.Server(first, first.process.pid(), port);
         Acks a = new Acks();
         try {
-            for (int cycle = 0; cycle < CYCLES; cycle++) {
+            for (int cycle = 0; cycle < cycles; cycle++) {
                 KvRecoveryIT.Server victim = s;
                 long killAfter = a.replies.get() + 20 + rnd.nextInt(400);
                 long extraMillis = rnd.nextInt(50);
