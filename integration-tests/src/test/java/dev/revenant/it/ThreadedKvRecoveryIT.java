@@ -160,7 +160,14 @@ class ThreadedKvRecoveryIT {
                 "--log", log.toString(), "--"));
         cmd.addAll(server);
         JavaProcess p = JavaProcess.start(Map.of("REVENANT_NO_PROGRESS", "1"), cmd);
-        String line = p.awaitErr(s -> s.contains("live"), 120);
+        String line;
+        try {
+            line = p.awaitErr(s -> s.contains("live"), 120);
+        } catch (AssertionError e) {
+            // The tail the wait reports can miss the head of a divergence report: give its first lines.
+            List<String> err = p.errLines.stream().filter(x -> !x.startsWith("WARNING: ")).limit(8).toList();
+            throw new AssertionError("recover did not go live; its stderr begins: " + err, e);
+        }
         Matcher m = LIVE.matcher(line);
         assertThat(m.matches()).as("the first line that says live is recover's summary: " + line).isTrue();
         assertThat(Integer.parseInt(m.group(2))).as("epoch").isEqualTo(epoch);
