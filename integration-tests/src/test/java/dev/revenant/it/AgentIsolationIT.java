@@ -46,7 +46,6 @@ class AgentIsolationIT {
         cmd.add("dev.revenant.bridge.Hooks");
         try (JavaProcess p = JavaProcess.start(Map.of(), cmd)) {
             assertThat(p.waitForExit(120)).as(String.join("\n", p.errLines)).isZero();
-            Thread.sleep(50);
             for (String n : hidden) {
                 assertThat(p.lines).contains(n + " hidden");
             }

@@ -47,7 +47,7 @@ final class Chromium {
             }
         }
         throw new AssertionError("chromium is not installed, and DiagramIT needs it to render the diagram pages: "
-                + ".ci/run installs it (apt-get install -y chromium); or point REVENANT_CHROMIUM at a Chromium binary");
+                + "./test.sh (the README's test command) installs it; or point REVENANT_CHROMIUM at a Chromium binary");
     }
 
     static String version() throws Exception {

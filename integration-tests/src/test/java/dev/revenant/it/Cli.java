@@ -24,7 +24,6 @@ final class Cli {
         cmd.addAll(List.of(args));
         try (JavaProcess p = JavaProcess.start(Map.of("REVENANT_NO_PROGRESS", "1"), cmd)) {
             int exit = p.waitForExit(120);
-            Thread.sleep(50);
             return new Result(exit, String.join("\n", p.lines), String.join("\n", p.errLines));
         }
     }

@@ -33,7 +33,6 @@ class DeterminismIT {
     static Run run(Map<String, String> env, List<String> cmd) throws Exception {
         try (JavaProcess p = JavaProcess.start(env, cmd)) {
             int exit = p.waitForExit(180);
-            Thread.sleep(50);
             return new Run(exit, List.copyOf(p.lines), List.copyOf(p.errLines));
         }
     }

@@ -27,10 +27,12 @@ final class JavaProcess implements AutoCloseable {
     final List<String> lines = new CopyOnWriteArrayList<>();
     final List<String> errLines = new CopyOnWriteArrayList<>();
 
+    private final List<Thread> pumps = new ArrayList<>();
+
     private JavaProcess(Process p) {
         this.process = p;
-        pump(new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)), lines);
-        pump(new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8)), errLines);
+        pumps.add(pump(new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)), lines));
+        pumps.add(pump(new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8)), errLines));
     }
 
     static String javaBin() {
@@ -51,12 +53,20 @@ final class JavaProcess implements AutoCloseable {
     }
 
     static JavaProcess start(Map<String, String> env, List<String> cmd) throws IOException {
+        return start(env, null, cmd);
+    }
+
+    /** Starts {@code cmd} in the working directory {@code dir} (null: this one). */
+    static JavaProcess start(Map<String, String> env, java.nio.file.Path dir, List<String> cmd) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(cmd);
+        if (dir != null) {
+            pb.directory(dir.toFile());
+        }
         pb.environment().putAll(env);
         return new JavaProcess(pb.start());
     }
 
-    private static void pump(BufferedReader r, List<String> into) {
+    private static Thread pump(BufferedReader r, List<String> into) {
         Thread t = new Thread(() -> {
             try {
                 for (String line; (line = r.readLine()) != null; ) {
@@ -68,6 +78,7 @@ final class JavaProcess implements AutoCloseable {
         }, "pump");
         t.setDaemon(true);
         t.start();
+        return t;
     }
 
     /** Waits until a stdout line matches, or fails with what the process printed. */
@@ -121,6 +132,11 @@ final class JavaProcess implements AutoCloseable {
             process.destroyForcibly();
             throw new AssertionError("process did not exit within " + seconds + " s; stdout=" + tail(lines)
                     + " stderr=" + tail(errLines));
+        }
+        // Everything it printed is read once both pipes are at their end; a child it left running
+        // may hold them open, so the wait is bounded.
+        for (Thread t : pumps) {
+            t.join(5_000);
         }
         return process.exitValue();
     }

@@ -9,7 +9,7 @@ import java.util.Map;
  *
  * <p>Encoded as UTF-8 {@code key=value} lines so that a new field never breaks an old reader and
  * {@code inspect} can print it as it is. Keys: {@code format}, {@code epoch}, {@code mainClass},
- * {@code classPathHash}, {@code jvmVersion}, {@code agentVersion}, {@code startedAtMillis}, and,
+ * {@code classPathHash}, {@code jvmVersion}, {@code agentVersion}, {@code vmFlags}, {@code startedAtMillis}, and,
  * when the session found an earlier log, {@code previousEnd} (last intact position),
  * {@code previousStable} (highest stable watermark found) and {@code previousDroppedBytes}.
  */
@@ -24,6 +24,7 @@ public record LogHeader(int formatVersion, int epoch, AppFingerprint fingerprint
         m.put("classPathHash", fingerprint.classPathHash());
         m.put("jvmVersion", fingerprint.jvmVersion());
         m.put("agentVersion", fingerprint.agentVersion());
+        m.put("vmFlags", fingerprint.vmFlags());
         m.put("startedAtMillis", Long.toString(startedAtMillis));
         m.put("previousEnd", Long.toString(previousEnd));
         m.put("previousStable", Long.toString(previousStable));
@@ -42,7 +43,8 @@ public record LogHeader(int formatVersion, int epoch, AppFingerprint fingerprint
         }
         return new LogHeader(Integer.parseInt(format), Integer.parseInt(m.getOrDefault("epoch", "0")),
                 new AppFingerprint(m.getOrDefault("mainClass", "?"), m.getOrDefault("classPathHash", "?"),
-                        m.getOrDefault("jvmVersion", "?"), m.getOrDefault("agentVersion", "?")),
+                        m.getOrDefault("jvmVersion", "?"), m.getOrDefault("agentVersion", "?"),
+                        m.getOrDefault("vmFlags", "")),
                 Long.parseLong(m.getOrDefault("startedAtMillis", "0")),
                 Long.parseLong(m.getOrDefault("previousEnd", "-1")),
                 Long.parseLong(m.getOrDefault("previousStable", "-1")),

@@ -86,7 +86,8 @@ final class Decoded {
                 d.summary = LogHeader.fields(p).toString();
             }
             case RecordTypes.CLOCK, RecordTypes.TIMED_WAIT, RecordTypes.RANDOM, RecordTypes.SOCKET_ACCEPT,
-                    RecordTypes.SOCKET_READ, RecordTypes.SOCKET_WRITE, RecordTypes.SELECT -> d.determinant(p);
+                    RecordTypes.SOCKET_READ, RecordTypes.SOCKET_WRITE, RecordTypes.SELECT, RecordTypes.SCHEDULE ->
+                    d.determinant(p);
             default -> {
                 d.data = p;
                 d.summary = InspectCommand.escaped(p, 64);

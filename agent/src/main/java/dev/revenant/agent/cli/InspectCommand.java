@@ -181,11 +181,12 @@ public final class InspectCommand implements Callable<Integer> {
         out.println("sessions:");
         for (LogHeader h : r.sessions()) {
             EpochSpan span = spans.getOrDefault(h.epoch(), new EpochSpan());
-            out.printf("  epoch %d  started %s  %s  format %d  main %s  classpath %s  jvm %s  agent %s%s%n", h.epoch(),
+            out.printf("  epoch %d  started %s  %s  format %d  main %s  classpath %s  jvm %s  agent %s%s%s%n", h.epoch(),
                     java.time.Instant.ofEpochMilli(h.startedAtMillis()), span.text(), h.formatVersion(),
                     h.fingerprint().mainClass(),
                     abbreviate(h.fingerprint().classPathHash()), h.fingerprint().jvmVersion(),
                     h.fingerprint().agentVersion(),
+                    h.fingerprint().vmFlags().isEmpty() ? "" : "  flags " + h.fingerprint().vmFlags(),
                     h.previousEnd() >= 0 ? "  (after position " + h.previousEnd() + ", "
                             + h.previousDroppedBytes() + " torn bytes dropped)" : "");
         }
@@ -219,6 +220,7 @@ public final class InspectCommand implements Callable<Integer> {
                     .append(",\"classPathHash\":").append(Json.str(h.fingerprint().classPathHash()))
                     .append(",\"jvmVersion\":").append(Json.str(h.fingerprint().jvmVersion()))
                     .append(",\"agentVersion\":").append(Json.str(h.fingerprint().agentVersion()))
+                    .append(",\"vmFlags\":").append(Json.str(h.fingerprint().vmFlags()))
                     .append(",\"previousEnd\":").append(h.previousEnd())
                     .append(",\"previousDroppedBytes\":").append(h.previousDroppedBytes());
             EpochSpan span = spans.getOrDefault(h.epoch(), new EpochSpan());

@@ -67,6 +67,11 @@ public final class DeterminantCodec {
             return NetCodec.describe(payload);
         }
         String name = Hooks.kindName(kind);
+        if (kind == Hooks.SWITCH && payload.length == 17) {
+            long from = first(payload);
+            return from == 0 ? "serial schedule: this thread starts with the run token"
+                    : "run token to this thread from thread " + from + " at its tick " + second(payload);
+        }
         if (payload.length == 9) {
             return name + " = " + first(payload);
         }

@@ -70,7 +70,7 @@ final class LogOpening {
     private LogWriter open(Path log, long mainVid) throws Exception {
         long launched = System.nanoTime();
         // The fingerprint is hashed while the writer thread opens the queue.
-        LogWriter w = LogWriter.open(log, new LogWriter.Options().fingerprintFrom(LogOpening::fingerprint)
+        LogWriter w = LogWriter.open(log, new LogWriter.Options().fingerprintFrom(() -> fingerprint(log))
                 .awaitHeader(!early));
         try {
             long p = w.append(RecordTypes.ENVIRONMENT, mainVid, 0, EnvironmentSnapshot.live().encode());
@@ -126,12 +126,18 @@ final class LogOpening {
         }
     }
 
-    /** The running app's fingerprint (main class, class path content, agent version). */
-    static AppFingerprint fingerprint() throws java.io.IOException {
+    /**
+     * The running app's fingerprint: main class (or {@code -jar} file name), what the JVM can load
+     * from the class and module path (the log folder {@code log} never counts, even when it lies
+     * inside a class-path folder), the JVM flags that decide identity hashes, the agent version.
+     */
+    static AppFingerprint fingerprint(Path log) throws java.io.IOException {
         String command = System.getProperty("sun.java.command", "?");
         String main = command.split(" ")[0];
         String version = AgentMain.class.getPackage().getImplementationVersion();
-        return AppFingerprint.compute(main, System.getProperty("java.class.path"), version == null ? "dev" : version);
+        java.util.List<String> args = java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments();
+        return AppFingerprint.compute(main, System.getProperty("java.class.path"), System.getProperty("jdk.module.path"),
+                log, args, version == null ? "dev" : version);
     }
 
     /** Waits for the log; throws what opening it threw (the message premain prints). */

@@ -53,6 +53,8 @@ final class Replayer implements SerialScheduler.Script {
     private long replayed;
     private long queuedTotal;
     private long lastPosition = -1;
+    /** The last record was handed out; the end action runs at the next call (see {@link #consumed}). */
+    private boolean endPending;
     private boolean exhausted;
     private boolean ended;
 
@@ -216,6 +218,7 @@ final class Replayer implements SerialScheduler.Script {
      * more for it now (after the end action ran, if that is what the log being used up means).
      */
     synchronized LogRecord peek(ThreadState t) {
+        endIfPending();
         LogRecord r = next(t);
         if (r == null) {
             endIfUsedUp(t);
@@ -245,6 +248,12 @@ final class Replayer implements SerialScheduler.Script {
         end();
     }
 
+    private void endIfPending() {
+        if (endPending && !ended) {
+            end();
+        }
+    }
+
     private void end() {
         ended = true;
         notifyAll();
@@ -257,7 +266,10 @@ final class Replayer implements SerialScheduler.Script {
             progress.at(replayed, r.position());
         }
         if (serial && !ended && sideLeft == 0 && peekMain() == null) {
-            end();
+            // The hook that took the last record has yet to act on it (a replayed bind has yet to
+            // register its server, say): the run goes live at the next thing any thread asks of
+            // the replayer, once that hook has finished.
+            endPending = true;
         }
     }
 
@@ -266,6 +278,7 @@ final class Replayer implements SerialScheduler.Script {
      * nothing more for it (after the end action ran, if it returned).
      */
     synchronized LogRecord take(ThreadState t, int kind) {
+        endIfPending();
         LogRecord r;
         if (onMainLine(t)) {
             r = peekMain();
@@ -307,6 +320,7 @@ final class Replayer implements SerialScheduler.Script {
 
     @Override
     public synchronized long switchAt(ThreadState from, long tick) {
+        endIfPending();
         if (!serial || ended) {
             return -1;
         }
@@ -325,7 +339,25 @@ final class Replayer implements SerialScheduler.Script {
         }
         if (fromTick < tick) {
             diverged(from, "a scheduling point (tick " + tick + ")", r,
-                    "the log switched away from this thread at its tick " + fromTick + ", which it has passed");
+                    "the log switched away from this thread at its tick " + fromTick + ", which it has passed"
+                            + " (one known cause: threads that block, sleep or wait for I/O inside a synchronized"
+                            + " block other threads also enter; the serial scheduler does not yet order who gets"
+                            + " such a monitor)");
+        }
+        main.poll();
+        consumed(r);
+        return r.thread();
+    }
+
+    @Override
+    public synchronized long switchFromBlocked(ThreadState holder, long tick) {
+        if (!serial || ended) {
+            return -1;
+        }
+        LogRecord r = peekMain();
+        if (r == null || r.type() != RecordTypes.SCHEDULE || DeterminantCodec.first(r.payload()) != holder.vid
+                || DeterminantCodec.second(r.payload()) != tick) {
+            return -1;
         }
         main.poll();
         consumed(r);
@@ -334,6 +366,7 @@ final class Replayer implements SerialScheduler.Script {
 
     @Override
     public synchronized void holderEnded(ThreadState t) {
+        endIfPending();
         LogRecord r = peekMain();
         if (r != null) {
             diverged(t, "nothing more (the thread ends)", r, "the log holds more for this thread, or switches "

@@ -81,7 +81,7 @@ final class Session {
         phases.mark("identity-hash self-test");
         switch (config.role()) {
             case "record" -> record(config, opening, inst, disabled, phases);
-            case "replay", "recover" -> replay(config, LogOpening.fingerprint(), inst, disabled, phases);
+            case "replay", "recover" -> replay(config, LogOpening.fingerprint(config.log()), inst, disabled, phases);
             default -> throw new AgentConfig.ConfigException("role=" + config.role() + " is not supported");
         }
         // Last thing before main: the main thread's hash sequence starts from its virtual id, the

@@ -47,6 +47,14 @@ public final class SerialScheduler implements Sched.Scheduler {
 
         /** The holder ended and the log switches nowhere from it: the replay has run out of threads. */
         void holderEnded(ThreadState t);
+
+        /**
+         * Called by a waiting thread while the holder is stuck entering a monitor: if the log's
+         * next event is a switch from {@code holder} at {@code tick}, takes it and returns the
+         * virtual id it goes to; -1 otherwise. Never reports a divergence (the holder may simply
+         * not have got there yet).
+         */
+        long switchFromBlocked(ThreadState holder, long tick);
     }
 
     private final Object lock;
@@ -63,9 +71,15 @@ public final class SerialScheduler implements Sched.Scheduler {
     private long lastVid;
     private long lastTick;
     private long switches;
+    private long steals;
+    /** Sees which monitor a blocked holder waits for; made here, in premain, in both roles. */
+    private final java.lang.management.ThreadMXBean threads;
+    private final int lockHash;
 
     private SerialScheduler(SwitchLog log, Script script, long firstHolder, Object lock) {
         this.lock = lock;
+        this.threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        this.lockHash = System.identityHashCode(lock);
         this.log = log;
         this.script = script;
         this.replaying = script != null;
@@ -189,18 +203,64 @@ public final class SerialScheduler implements Sched.Scheduler {
                         switches++;
                     }
                     return;
-                } else if (!waiting.contains(t)) {
-                    waiting.add(t);
+                } else {
+                    if (!waiting.contains(t)) {
+                        waiting.add(t);
+                    }
+                    if (takeFromStuckHolder(t)) {
+                        continue;
+                    }
                 }
             }
             await(t, monitor);
         }
     }
 
+    /**
+     * The holder is stuck entering a monitor that a thread without the token holds (that thread
+     * gave the token up at a blocking call inside {@code synchronized}, and now waits for it): no
+     * scheduling point is coming, so the token is taken from it where it stands, at its current
+     * tick, and logged like any switch. It runs on without the token once it has the monitor, up
+     * to its next scheduling point, where it waits for the token again. Lock held.
+     */
+    private boolean takeFromStuckHolder(ThreadState t) {
+        ThreadState h = holderState;
+        if (h == null || h == t || h.busy || h.released || h.ended || h.thread.getState() != Thread.State.BLOCKED) {
+            return false;
+        }
+        java.lang.management.ThreadInfo info = threads.getThreadInfo(h.thread.getId());
+        java.lang.management.LockInfo on = info == null ? null : info.getLockInfo();
+        if (on == null || on.getIdentityHashCode() == lockHash || h.thread.getState() != Thread.State.BLOCKED) {
+            return false; // not blocked any more, or only on the token's own lock
+        }
+        if (replaying) {
+            long to = script.switchFromBlocked(h, h.ticks);
+            if (to < 0) {
+                return false;
+            }
+            grant(to);
+        } else {
+            if (waiting.get(0) != t) {
+                return false; // the longest waiter takes it
+            }
+            handOver(h.vid, h.ticks);
+        }
+        steals++;
+        return true;
+    }
+
+    /** Switches taken from a holder stuck entering a monitor, so far. */
+    public long steals() {
+        synchronized (lock) {
+            return steals;
+        }
+    }
+
     /** Waits (bounded, then looks again) until this thread may hold the token. */
     private void await(ThreadState t, Object monitor) {
         if (monitor == null) {
-            LockSupport.parkNanos(this, 50_000_000L);
+            // Short while a holder could get stuck on a monitor (see takeFromStuckHolder).
+            LockSupport.parkNanos(this, holder != 0 ? 1_000_000L : 50_000_000L);
             return;
         }
         try {
