@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Start-up overhead of the agent: N interleaved runs of a trivial app with and without
-# -javaagent:agent/target/revenant-agent.jar, on JDK 17 and (if present) JDK 25. See
-# benchmarks/src/main/java/dev/revenant/bench/startup/StartupBenchmark.java for what is measured.
+# Start-up overhead of the agent, with and without -javaagent:agent/target/revenant-agent.jar side
+# by side in one run (interleaved, medians), on JDK 17 and (if present) JDK 25: a whole hello-world
+# process (wall, CPU, time to main), spawn to the first answered request of KvServer and
+# HttpCounter, and both again with a ~200 MB class path; a table of the differences against the
+# targets of issue 13. See benchmarks/src/main/java/dev/revenant/bench/startup/StartupBenchmark.java
+# for what is measured.
 #
 #   benchmarks/startup/run.sh [StartupBenchmark options...]     e.g. --runs 20 --verify
+#   RUNS=3 BIG_CP_MB=0 benchmarks/startup/run.sh --scenarios hello,kv     # quick look
 #
 # Environment:
 #   AGENT_JAR   the agent jar (default agent/target/revenant-agent.jar; build it first:
@@ -11,6 +15,10 @@
 #   JAVAS       space-separated java binaries to measure (default: java on PATH, then
 #               /usr/lib/jvm/temurin-25-jdk-amd64/bin/java if it exists)
 #   RUNS        runs per side (default 10)
+#   DEMO_JAR    the demo apps (default demo-apps/target/demo-apps-0.1.0-SNAPSHOT.jar; without it
+#               the KvServer and HttpCounter scenarios are left out)
+#   BIG_CP_MB   size of the big class path (default 200; 0 leaves those scenarios out), written
+#               once into $OUT/bigcp (random-bytes jars, stored uncompressed)
 #   OUT         folder for the JSON results (default benchmarks/target/startup)
 set -euo pipefail
 
@@ -20,6 +28,8 @@ SRC="$ROOT/benchmarks/src/main/java/dev/revenant/bench/startup"
 AGENT_JAR=${AGENT_JAR:-$ROOT/agent/target/revenant-agent.jar}
 RUNS=${RUNS:-10}
 OUT=${OUT:-$ROOT/benchmarks/target/startup}
+DEMO_JAR=${DEMO_JAR:-$ROOT/demo-apps/target/demo-apps-0.1.0-SNAPSHOT.jar}
+BIG_CP_MB=${BIG_CP_MB:-200}
 if [[ -z "${JAVAS:-}" ]]; then
   JAVAS=$(command -v java)
   if [[ -x /usr/lib/jvm/temurin-25-jdk-amd64/bin/java ]]; then
@@ -34,17 +44,27 @@ fi
 # Compiled on its own (JDK types only), so the benchmarks module's uber-jar is not needed.
 CLASSES="$OUT/classes"
 mkdir -p "$CLASSES"
-javac --release 17 -d "$CLASSES" "$SRC/StartupBenchmark.java" "$SRC/HelloApp.java"
+javac --release 17 -d "$CLASSES" "$SRC"/*.java
 
 # The benchmark copies the jar so that a rebuild during the run cannot change what is measured;
 # the copy keeps the name revenant-agent.jar, which the jar's Boot-Class-Path names.
 COPY="$OUT/jar"
 mkdir -p "$COPY"
 cp "$AGENT_JAR" "$COPY/revenant-agent.jar"
+EXTRA=()
+if [[ -f "$DEMO_JAR" ]]; then
+  cp "$DEMO_JAR" "$COPY/demo-apps.jar"
+  EXTRA+=(--demo-jar "$COPY/demo-apps.jar")
+else
+  echo "no demo apps at $DEMO_JAR: the KvServer and HttpCounter scenarios are left out" >&2
+fi
+if [[ "$BIG_CP_MB" != 0 ]]; then
+  EXTRA+=(--big-cp "$OUT/bigcp" --big-cp-mb "$BIG_CP_MB")
+fi
 
 for JAVA in $JAVAS; do
   FEATURE=$("$JAVA" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
   echo
   java -cp "$CLASSES" dev.revenant.bench.startup.StartupBenchmark --agent "$COPY/revenant-agent.jar" \
-    --java "$JAVA" --runs "$RUNS" --work "$OUT/work-$FEATURE" --json "$OUT/startup-jdk$FEATURE.json" "$@"
+    --java "$JAVA" --runs "$RUNS" --work "$OUT/work-$FEATURE" --json "$OUT/startup-jdk$FEATURE.json" ${EXTRA[@]+"${EXTRA[@]}"} "$@"
 done
