@@ -78,11 +78,16 @@ public final class Instrumenter {
         }
         if (!disabled.contains("threads")) {
             // JDK 21+ starts the threads of executors (SharedThreadContainer) with start(ThreadContainer),
-            // which does not pass through start(); on 17 that method does not exist and the rewrite matches nothing.
-            jdk.addAsm("java.lang.Thread",
-                    JdkEntryRewrite.atEntry("start", "()V", "threadStarting", "(Ljava/lang/Thread;)V", 0),
-                    JdkEntryRewrite.atEntry("start", "(Ljdk/internal/vm/ThreadContainer;)V", "threadStarting",
-                            "(Ljava/lang/Thread;)V", 0));
+            // which does not pass through start(); JDK 17 has no such method.
+            if (Runtime.version().feature() >= 21) {
+                jdk.addAsm("java.lang.Thread",
+                        JdkEntryRewrite.atEntry("start", "()V", "threadStarting", "(Ljava/lang/Thread;)V", 0),
+                        JdkEntryRewrite.atEntry("start", "(Ljdk/internal/vm/ThreadContainer;)V", "threadStarting",
+                                "(Ljava/lang/Thread;)V", 0));
+            } else {
+                jdk.addAsm("java.lang.Thread",
+                        JdkEntryRewrite.atEntry("start", "()V", "threadStarting", "(Ljava/lang/Thread;)V", 0));
+            }
             if (serial) {
                 scheduling(jdk, !disabled.contains("clocks"));
             }
