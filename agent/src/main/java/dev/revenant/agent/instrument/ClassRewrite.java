@@ -33,5 +33,10 @@ public interface ClassRewrite {
 
         /** What it was looking for, for the report when it found nothing. */
         String target();
+
+        /** Whether finding nothing is an error (false for a candidate that may have nothing on some JDK). */
+        default boolean required() {
+            return true;
+        }
     }
 }

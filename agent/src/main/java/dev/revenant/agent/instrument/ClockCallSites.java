@@ -49,34 +49,51 @@ final class ClockCallSites {
 
     /** The rewrite for a class of {@code loader} (null: the boot loader) whose bytes are {@code classFile}. */
     static ClassRewrite rewrite(ClassLoader loader, byte[] classFile) {
-        return next -> new Visitor(next, loader, classFile);
+        return next -> new Visitor(next, loader, classFile, true);
     }
 
     /** For JDK classes (boot loader); their own bytes are looked up if ever needed. */
-    static final ClassRewrite JDK = new ClassRewrite() {
-        @Override
-        public ClassVisitor wrap(ClassVisitor next) {
-            return new Visitor(next, null, null);
-        }
+    static final ClassRewrite JDK = forJdk(true);
 
-        @Override
-        public java.util.function.BiPredicate<String, String> methods(ClassReader reader) {
-            java.util.Set<String> m = CallSiteScan.methodsToVisit(reader, ClockCallSites::isRelevant, false);
-            return m == CallSiteScan.ALL ? null : (name, desc) -> m.contains(name + desc);
-        }
-    };
+    /**
+     * For JDK classes that read the clock on some JDK versions only (the concurrency classes moved
+     * their timed waits between classes from 17 to 25): finding nothing there is no error.
+     */
+    static final ClassRewrite JDK_IF_ANY = forJdk(false);
+
+    private static ClassRewrite forJdk(boolean required) {
+        return new ClassRewrite() {
+            @Override
+            public ClassVisitor wrap(ClassVisitor next) {
+                return new Visitor(next, null, null, required);
+            }
+
+            @Override
+            public java.util.function.BiPredicate<String, String> methods(ClassReader reader) {
+                java.util.Set<String> m = CallSiteScan.methodsToVisit(reader, ClockCallSites::isRelevant, false);
+                return m == CallSiteScan.ALL ? null : (name, desc) -> m.contains(name + desc);
+            }
+        };
+    }
 
     static final class Visitor extends ClassVisitor implements ClassRewrite.Tracking {
         private final ClassLoader loader;
         private final byte[] ownBytes;
         private String self;
         private String selfSuper;
+        private final boolean required;
         boolean changed;
 
-        Visitor(ClassVisitor next, ClassLoader loader, byte[] ownBytes) {
+        Visitor(ClassVisitor next, ClassLoader loader, byte[] ownBytes, boolean required) {
             super(Opcodes.ASM9, next);
             this.loader = loader;
             this.ownBytes = ownBytes;
+            this.required = required;
+        }
+
+        @Override
+        public boolean required() {
+            return required;
         }
 
         @Override

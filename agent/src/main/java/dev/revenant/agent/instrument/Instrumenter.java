@@ -103,8 +103,10 @@ public final class Instrumenter {
     /**
      * The {@code java.util.concurrent} classes that read the clock or wait with a timeout
      * themselves (found with javap on JDK 17 and 25; a class missing from one JDK is simply never
-     * loaded there). Under the serial scheduler their waits are scheduling points and their clock
-     * reads are determinants, so that a timed wait decides the same way in replay.
+     * loaded there, and one without clock calls on this JDK is left as it is: by JDK 25 the timed
+     * waits of LinkedTransferQueue and SynchronousQueue live in LinkedTransferQueue$DualNode).
+     * Under the serial scheduler their waits are scheduling points and their clock reads are
+     * determinants, so that a timed wait decides the same way in replay.
      */
     static final List<String> TIMED_JUC = List.of(
             "java.util.concurrent.locks.AbstractQueuedSynchronizer",
@@ -139,7 +141,7 @@ public final class Instrumenter {
         jdk.addAsm("java.util.TimerThread", JdkEntryRewrite.atEntry("run", "()V", "threadRun", "()V").callingInto(SCHED));
         if (clocks) {
             for (String c : TIMED_JUC) {
-                jdk.addAsm(c, ClockCallSites.JDK);
+                jdk.addAsm(c, ClockCallSites.JDK_IF_ANY);
             }
         }
     }

@@ -212,7 +212,7 @@ public final class JdkTransforms {
                 // methods no rewrite claims are copied as they are, without being decoded
                 reader.accept(methods == null ? v : new CallSiteTransformer.OnlyMethods(v, writer, methods), 0);
                 for (ClassRewrite.Tracking t : tracking) {
-                    if (!t.changed()) {
+                    if (t.required() && !t.changed()) {
                         reportNothingFound(name, t.target());
                     }
                 }

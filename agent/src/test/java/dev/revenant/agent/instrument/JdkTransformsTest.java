@@ -249,6 +249,14 @@ class JdkTransformsTest {
             jdk.rewrite(Target.class.getName(), bytes(Target.class));
         });
         assertThat(err).contains("found nothing to rewrite").contains("answer()J");
+
+        // Seen reads no clock: an error for a class that must have clock calls, silence for a candidate
+        err = stderrOf(() -> new JdkTransforms().addAsm(Seen.class.getName(), ClockCallSites.JDK)
+                .rewrite(Seen.class.getName(), bytes(Seen.class)));
+        assertThat(err).contains("found nothing to rewrite").contains("clock call sites");
+        err = stderrOf(() -> new JdkTransforms().addAsm(Seen.class.getName(), ClockCallSites.JDK_IF_ANY)
+                .rewrite(Seen.class.getName(), bytes(Seen.class)));
+        assertThat(err).isEmpty();
     }
 
     @Test
