@@ -9,8 +9,6 @@ import java.util.Map;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.DisabledForJreRange;
-import org.junit.jupiter.api.condition.JRE;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -20,12 +18,10 @@ import org.junit.jupiter.api.io.TempDir;
  * replay must print exactly the recorded lines, in the same order, and exit the same way. With
  * {@code schedule=none} the same comparison must fail now and then, which shows it can.
  *
- * <p>Known agent bug, seen 2 times in 100 runs on JDK 17 (2026-12-07): a thread's first string
- * concatenation links its call site, which interns a MethodType in a ConcurrentHashMap the JDK
- * shares with threads outside the run token (the agent's); when its CAS on the size counter loses
- * it goes to {@code fullAddCount} and draws a {@code ThreadLocalRandom} seed, which is recorded as
- * the app thread's determinant. Whether that happens is a race the log does not order, so a replay
- * asks for the seed where the recording did not (or not where it did) and diverges (exit 3).
+ * <p>Two agent bugs found this way are fixed: a thread's first {@code ThreadLocalRandom} seed was
+ * logged, and a string concatenation's call-site linking, racing with agent threads in a shared
+ * ConcurrentHashMap, sometimes drew one (2 in 100 runs on JDK 17); and on JDK 21+ the pool's
+ * workers, started with {@code Thread.start(ThreadContainer)}, were not scheduled.
  */
 @Tag("scheduler")
 class RacyReplayIT {
@@ -56,13 +52,6 @@ class RacyReplayIT {
     }
 
     @Test
-    @DisabledForJreRange(min = JRE.JAVA_21, disabledReason = "agent bug (JDK 21+): ThreadPoolExecutor starts its "
-            + "workers with Thread.start(ThreadContainer) (SharedThreadContainer.start), not Thread.start(), so the "
-            + "threadStarting hook never runs: the workers get name-derived virtual ids (nameId(\"pool-1-thread-1\") = "
-            + "2080019012897202228), are not scheduled, and their RANDOM/TIMED_WAIT records interleave with main's "
-            + "without SCHEDULE records; replay diverges on thread main (virtual id 1) inside "
-            + "ThreadPoolExecutor.awaitTermination: log holds System.nanoTime (sequence 6), the program asked "
-            + "LockSupport.parkNanos outcome (sequence 6, scheduling tick 10). 10 of 10 runs on JDK 25")
     void replayOfRacingThreadsPrintsExactlyWhatTheRecordingPrinted() throws Exception {
         List<String> mismatches = new ArrayList<>();
         for (int i = 0; i < RUNS; i++) {
