@@ -14,6 +14,7 @@ final class FaultCase implements AutoCloseable {
     private final long started = System.nanoTime();
     private int passed;
     private final List<String> failures = new ArrayList<>();
+    private final List<java.nio.file.Path> keep = new ArrayList<>();
 
     FaultCase(String name) {
         this.name = name;
@@ -33,6 +34,35 @@ final class FaultCase implements AutoCloseable {
         return failures.size();
     }
 
+    /**
+     * Asks that {@code dir} (a log in a temporary folder) be copied to
+     * {@code target/kept-logs/<case>-<time>/} if the case fails, so that a rare failure can be
+     * read with {@code revenant inspect} afterwards.
+     */
+    void keepOnFailure(java.nio.file.Path dir) {
+        keep.add(dir);
+    }
+
+    private void copyKept() {
+        java.nio.file.Path to = java.nio.file.Path.of("target", "kept-logs",
+                name.replaceAll("[^A-Za-z0-9-]+", "_") + "-" + System.currentTimeMillis());
+        for (java.nio.file.Path dir : keep) {
+            try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.walk(dir)) {
+                for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
+                    java.nio.file.Path t = to.resolve(dir.getFileName().toString()).resolve(dir.relativize(f).toString());
+                    if (java.nio.file.Files.isDirectory(f)) {
+                        java.nio.file.Files.createDirectories(t);
+                    } else {
+                        java.nio.file.Files.copy(f, t, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+                System.out.println(name + ": log " + dir + " kept at " + to.toAbsolutePath());
+            } catch (java.io.IOException e) {
+                System.out.println(name + ": could not keep " + dir + ": " + e);
+            }
+        }
+    }
+
     /** A failure that ends the case (an exception from the scenario itself). */
     void broke(Throwable t) {
         failures.add("the case stopped: " + t);
@@ -44,6 +74,7 @@ final class FaultCase implements AutoCloseable {
                 (System.nanoTime() - started) / 1_000_000);
         System.out.flush();
         if (!failures.isEmpty()) {
+            copyKept();
             throw new AssertionError(name + ": " + failures.size() + " check(s) failed:\n  " + String.join("\n  ", failures));
         }
     }

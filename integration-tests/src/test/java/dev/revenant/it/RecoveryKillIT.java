@@ -77,6 +77,7 @@ class RecoveryKillIT {
         Random rnd = new Random(seed);
         FaultCase.run("kill-mid-replay (seed " + seed + ")", fc -> {
             Path log = Files.createDirectories(tmp.resolve("mid"));
+            fc.keepOnFailure(log);
             Map<String, String[]> acked = new LinkedHashMap<>();
             Server s = KvRecoveryIT.record(log, ENV, "pessimistic");
             try (Client c = new Client(s.port())) {
@@ -119,6 +120,7 @@ class RecoveryKillIT {
     void killRightAfterGoingLiveThenRecoverAgain() throws Exception {
         FaultCase.run("kill-right-after-live", fc -> {
             Path log = Files.createDirectories(tmp.resolve("live"));
+            fc.keepOnFailure(log);
             Map<String, String[]> acked = new LinkedHashMap<>();
             Server s = KvRecoveryIT.record(log, ENV, "pessimistic");
             try (Client c = new Client(s.port())) {
@@ -145,5 +147,68 @@ class RecoveryKillIT {
                 KvRecoveryIT.kill(r);
             }
         });
+    }
+
+    /**
+     * A recovery killed as it goes live can leave a session that holds only its header (the
+     * {@code CONTINUES} record was still in the writer's ring). Such a session is written here
+     * directly, twice, between recoveries that take SETs: each later recovery must replay through
+     * it, so no acknowledged SET is lost (before the fix, the run ended at the empty session and
+     * the next recovery forked the log from there).
+     */
+    @Test
+    void aSessionThatHoldsOnlyItsHeaderIsPassedOver() throws Exception {
+        FaultCase.run("empty-session", fc -> {
+            Path log = Files.createDirectories(tmp.resolve("empty"));
+            fc.keepOnFailure(log);
+            Map<String, String[]> acked = new LinkedHashMap<>();
+            Server s = KvRecoveryIT.record(log, ENV, "pessimistic");
+            try (Client c = new Client(s.port())) {
+                setSome(c, acked, "k", 20);
+            }
+            KvRecoveryIT.kill(s);
+            for (int round = 0; round < 2; round++) {
+                dev.revenant.log.LogWriter.open(log).close(); // a session with its header only
+                Server r = KvRecoveryIT.recover(log, ENV, s.port());
+                try (Client c = new Client(r.port())) {
+                    setSome(c, acked, "e" + round + "-", 3);
+                }
+                KvRecoveryIT.kill(r);
+            }
+            Server r = KvRecoveryIT.recover(log, ENV, s.port());
+            try {
+                checkAll(fc, r.port(), acked, "after two empty sessions");
+            } finally {
+                KvRecoveryIT.kill(r);
+            }
+        });
+    }
+
+    /**
+     * A log that forks (a session continued the run from an earlier point than the records before
+     * it, as recoveries before the fix above left behind) cannot be replayed exactly: recovery must
+     * stop with exit 3 and say where, not go live with a state no process had.
+     */
+    @Test
+    void aForkedLogIsRefused() throws Exception {
+        Path log = Files.createDirectories(tmp.resolve("forked"));
+        Map<String, String[]> acked = new LinkedHashMap<>();
+        Server s = KvRecoveryIT.record(log, ENV, "pessimistic");
+        try (Client c = new Client(s.port())) {
+            setSome(c, acked, "k", 5);
+        }
+        KvRecoveryIT.kill(s);
+        // a session that says it went on from position 3, long before the SETs above
+        try (dev.revenant.log.LogWriter w = dev.revenant.log.LogWriter.open(log)) {
+            w.awaitStable(w.append(dev.revenant.log.RecordTypes.CONTINUES, 1, 0,
+                    "continues the run after position 3 (2 determinants replayed)"
+                            .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        }
+        try (JavaProcess p = startRecover(log)) {
+            org.assertj.core.api.Assertions.assertThat(p.waitForExit(120)).as(String.join("\n", p.errLines)).isEqualTo(3);
+            org.assertj.core.api.Assertions.assertThat(p.errLines).anyMatch(l -> l.contains("the log forks at position")
+                    && l.contains("continued the run after position 3"));
+            org.assertj.core.api.Assertions.assertThat(p.errLines).noneMatch(l -> l.startsWith("revenant: live"));
+        }
     }
 }

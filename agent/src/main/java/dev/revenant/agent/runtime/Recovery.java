@@ -49,6 +49,25 @@ final class Recovery implements Run.GoLive {
         }
     }
 
+    private static final String CONTINUES_NOTE = "continues the run after position ";
+
+    /** The position a {@code CONTINUES} record says its session went on after; -1 if it does not say. */
+    static long continuedAfter(byte[] payload) {
+        String note = new String(payload, StandardCharsets.UTF_8);
+        if (!note.startsWith(CONTINUES_NOTE)) {
+            return -1;
+        }
+        int end = CONTINUES_NOTE.length();
+        while (end < note.length() && Character.isDigit(note.charAt(end))) {
+            end++;
+        }
+        try {
+            return Long.parseLong(note.substring(CONTINUES_NOTE.length(), end));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
     /** The replayer found the end of the log (its lock held): go live. */
     void logEnded(long n, long last) {
         this.replayed = n;
@@ -61,7 +80,7 @@ final class Recovery implements Run.GoLive {
         // The ports first: a service that cannot listen where it did stops before the log changes.
         String servers = net.bindHiddenServers();
         LogWriter w = LogWriter.open(config.log(), new LogWriter.Options().fingerprint(fingerprint));
-        String note = "continues the run after position " + lastPosition + " (" + replayed + " determinants replayed)";
+        String note = CONTINUES_NOTE + lastPosition + " (" + replayed + " determinants replayed)";
         w.append(RecordTypes.CONTINUES, ThreadState.current().vid, 0, note.getBytes(StandardCharsets.UTF_8));
         AgentMain.setWriter(w);
         LogHealth.watch(w, net, config.diskfull());

@@ -143,16 +143,30 @@ final class Replayer implements SerialScheduler.Script {
         return true;
     }
 
-    /** The run's next record, through the sessions of recoveries; null where the run ends. */
+    /**
+     * The run's next record, through the sessions of recoveries; null where the run ends. A
+     * {@code HEADER} followed by another {@code HEADER} is a session that ended before it wrote
+     * anything (a recovery killed as it went live: its {@code CONTINUES} was still in the writer's
+     * ring): it holds nothing of the run and is passed over. A {@code HEADER} followed by anything
+     * but {@code CONTINUES} starts a fresh run, which ends this one.
+     */
     private LogRecord nextOfRun() {
         LogRecord r;
         try {
             r = reader.next();
-            if (r != null && r.type() == RecordTypes.HEADER) {
+            while (r != null && r.type() == RecordTypes.HEADER) {
                 LogRecord second = reader.next();
-                if (second == null || second.type() != RecordTypes.CONTINUES) {
-                    return null; // a fresh run starts here, or nothing follows: this run ended
+                if (second == null) {
+                    return null; // nothing follows: this run ended
                 }
+                if (second.type() == RecordTypes.HEADER) {
+                    r = second; // an empty session: look at the next one
+                    continue;
+                }
+                if (second.type() != RecordTypes.CONTINUES) {
+                    return null; // a fresh run starts here
+                }
+                checkContinues(second);
                 r = reader.next();
             }
         } catch (IOException e) {
@@ -161,6 +175,27 @@ final class Replayer implements SerialScheduler.Script {
             return null;
         }
         return r == null || r.position() > endPosition ? null : r;
+    }
+
+    /**
+     * A recovered session continues the run after the last position its replay read; that must not
+     * lie before the last record of the run read here. If it does, the log forks (a recovery went on from an
+     * earlier point than the records before it: logs written before empty sessions were passed
+     * over), and replaying both branches would rebuild a state no process ever had: stop.
+     */
+    private void checkContinues(LogRecord continues) {
+        long after = Recovery.continuedAfter(continues.payload());
+        if (after < 0 || after >= lastPosition) {
+            return; // only sessions' own records lie between (older versions counted those in)
+        }
+        AgentLog.error("replay stopped: the log forks at position " + continues.position() + ": the session of epoch "
+                + continues.epoch() + " continued the run after position " + after + ", but the run read so far ends at "
+                + lastPosition + " (records " + (Math.min(after, lastPosition) + 1) + ".." + Math.max(after, lastPosition)
+                + " belong to a branch it did not replay). No process had the state both branches would build, so "
+                + "this log cannot be replayed exactly past position " + Math.min(after, lastPosition)
+                + "; `revenant inspect --log DIR` shows the sessions");
+        System.out.flush();
+        Runtime.getRuntime().halt(EXIT_DIVERGENCE);
     }
 
     private void queue(LogRecord r) {
