@@ -179,9 +179,9 @@ final class Replayer implements SerialScheduler.Script {
 
     /**
      * A recovered session continues the run after the last position its replay read; that must not
-     * lie before the last record of the run read here. If it does, the log forks (a recovery went on from an
-     * earlier point than the records before it: logs written before empty sessions were passed
-     * over), and replaying both branches would rebuild a state no process ever had: stop.
+     * lie before the last record of the run read here. If it does, the log forks (a recovery went
+     * on from an earlier point than the records before it: logs written before empty sessions were
+     * passed over), and replaying both branches would rebuild a state no process ever had: stop.
      */
     private void checkContinues(LogRecord continues) {
         long after = Recovery.continuedAfter(continues.payload());
@@ -190,9 +190,9 @@ final class Replayer implements SerialScheduler.Script {
         }
         AgentLog.error("replay stopped: the log forks at position " + continues.position() + ": the session of epoch "
                 + continues.epoch() + " continued the run after position " + after + ", but the run read so far ends at "
-                + lastPosition + " (records " + (Math.min(after, lastPosition) + 1) + ".." + Math.max(after, lastPosition)
+                + lastPosition + " (records " + (after + 1) + ".." + lastPosition
                 + " belong to a branch it did not replay). No process had the state both branches would build, so "
-                + "this log cannot be replayed exactly past position " + Math.min(after, lastPosition)
+                + "this log cannot be replayed exactly past position " + after
                 + "; `revenant inspect --log DIR` shows the sessions");
         System.out.flush();
         Runtime.getRuntime().halt(EXIT_DIVERGENCE);
