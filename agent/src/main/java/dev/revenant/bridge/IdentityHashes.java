@@ -680,6 +680,14 @@ public final class IdentityHashes {
                     long n = ++s.counter;
                     h = hashFor(s.seed, n);
                     seedVmStream(s.seed, n);
+                    if (TickTrace.on()) {
+                        s.busy = true;
+                        try {
+                            TickTrace.stamp(n, c);
+                        } finally {
+                            s.busy = false;
+                        }
+                    }
                 }
             }
             if ((m & LOW3_MASK) != LOW3_UNLOCKED) {

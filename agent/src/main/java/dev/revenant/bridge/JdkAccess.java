@@ -15,6 +15,7 @@ final class JdkAccess {
     private static final MethodHandle GET_INT;
     private static final MethodHandle PUT_LONG;
     private static final MethodHandle PUT_INT;
+    private static final MethodHandle GET_REFERENCE;
     private static final long SEED;
     private static final long PROBE;
     private static final long FD;
@@ -34,6 +35,8 @@ final class JdkAccess {
             PUT_LONG = l.findVirtual(c, "putLong", MethodType.methodType(void.class, Object.class, long.class, long.class))
                     .bindTo(U);
             PUT_INT = l.findVirtual(c, "putInt", MethodType.methodType(void.class, Object.class, long.class, int.class))
+                    .bindTo(U);
+            GET_REFERENCE = l.findVirtual(c, "getReference", MethodType.methodType(Object.class, Object.class, long.class))
                     .bindTo(U);
         } catch (Throwable t) {
             throw new ExceptionInInitializerError(t);
@@ -84,6 +87,31 @@ final class JdkAccess {
         }
         try {
             return (int) GET_INT.invokeExact(fileDescriptor, FD);
+        } catch (Throwable e) {
+            return -1;
+        }
+    }
+
+    /** The offset of a declared field, for {@link #getObject} and {@link #getInt}. */
+    static long fieldOffset(Class<?> c, String field) throws Throwable {
+        MethodHandle offset = MethodHandles.lookup().findVirtual(U.getClass(), "objectFieldOffset",
+                MethodType.methodType(long.class, Class.class, String.class));
+        return (long) offset.invoke(U, c, field);
+    }
+
+    /** Reads an object field at {@code offset} (from {@link #fieldOffset}); null if it cannot. */
+    static Object getObject(Object o, long offset) {
+        try {
+            return (Object) GET_REFERENCE.invokeExact(o, offset);
+        } catch (Throwable e) {
+            return null;
+        }
+    }
+
+    /** Reads an int field at {@code offset} (from {@link #fieldOffset}); -1 if it cannot. */
+    static int getInt(Object o, long offset) {
+        try {
+            return (int) GET_INT.invokeExact(o, offset);
         } catch (Throwable e) {
             return -1;
         }

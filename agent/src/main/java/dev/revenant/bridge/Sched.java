@@ -114,6 +114,7 @@ public final class Sched {
             boolean h = Hooks.enter(t);
             try {
                 t.ended = true;
+                t.unlist();
                 s.exit(t);
             } finally {
                 Hooks.leave(t, h);
@@ -143,6 +144,9 @@ public final class Sched {
         Scheduler s = impl;
         boolean h = Hooks.enter(t);
         try {
+            if (TickTrace.on()) {
+                TickTrace.tick(t, s.replaying());
+            }
             s.release(t, true);
             if (s.replaying()) {
                 s.acquire(t, monitor);
@@ -189,6 +193,13 @@ public final class Sched {
      * not park, it returns once the log gives it the token again.
      */
     public static void park(Object unsafe, boolean absolute, long time) throws Throwable {
+        if (impl != null && LockOwners.waitsOutsideSchedule()) {
+            // Not a scheduling point in either role: the lock is the agent's for a moment (or just
+            // free), which replay would not see. The thread keeps the token and parks for at most a
+            // millisecond; the lock's acquire loop then looks again.
+            parkBriefly(absolute, time);
+            return;
+        }
         ThreadState b = block(null);
         if (b == REPLAYED) {
             return;
@@ -197,6 +208,16 @@ public final class Sched {
             PARK.invokeExact(absolute, time);
         } finally {
             resume(b, null);
+        }
+    }
+
+    private static void parkBriefly(boolean absolute, long time) throws Throwable {
+        long ms = 1;
+        if (absolute) {
+            PARK.invokeExact(true, Math.min(time, System.currentTimeMillis() + ms));
+        } else {
+            long cap = ms * 1_000_000L;
+            PARK.invokeExact(false, time == 0 ? cap : Math.min(time, cap));
         }
     }
 

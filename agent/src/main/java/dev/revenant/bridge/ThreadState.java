@@ -69,8 +69,55 @@ public final class ThreadState {
             vid = "main".equals(name) ? 1L : nameId(name);
         }
         ThreadState s = new ThreadState(vid, agent, t);
-        s.scheduled = parentScheduled && !agent && !Sched.unscheduledKind(t);
+        if (parentScheduled && !agent && !Sched.unscheduledKind(t)) {
+            s.schedule();
+        }
         return s;
+    }
+
+    /** The threads the serial scheduler orders and that have not ended; copied on change, scanned by identity. */
+    private static volatile Thread[] scheduledThreads = new Thread[0];
+
+    /** Puts this thread under the serial scheduler. */
+    public void schedule() {
+        scheduled = true;
+        synchronized (ThreadState.class) {
+            Thread[] now = scheduledThreads;
+            for (Thread x : now) {
+                if (x == thread) {
+                    return;
+                }
+            }
+            Thread[] more = java.util.Arrays.copyOf(now, now.length + 1);
+            more[now.length] = thread;
+            scheduledThreads = more;
+        }
+    }
+
+    /** The thread has ended: it no longer counts as scheduled for {@link #isScheduled}. */
+    void unlist() {
+        synchronized (ThreadState.class) {
+            Thread[] now = scheduledThreads;
+            for (int i = 0; i < now.length; i++) {
+                if (now[i] == thread) {
+                    Thread[] less = new Thread[now.length - 1];
+                    System.arraycopy(now, 0, less, 0, i);
+                    System.arraycopy(now, i + 1, less, i, now.length - i - 1);
+                    scheduledThreads = less;
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Whether {@code x} is a live thread the serial scheduler orders (compared by identity, no hashing). */
+    static boolean isScheduled(Thread x) {
+        for (Thread s : scheduledThreads) {
+            if (s == x) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Marks a pending id: the parent was scheduled, so the child is too. Ids never use the top bit. */

@@ -23,6 +23,9 @@ final class Recorder implements Determinants {
 
     /** Appends one determinant of the calling thread; its position, or -1 if the log failed. */
     long append(ThreadState t, int kind, byte[] payload) {
+        if (dev.revenant.bridge.TickTrace.on()) {
+            dev.revenant.bridge.TickTrace.determinant(t, t.seq, kind, false);
+        }
         long p = log.append(DeterminantCodec.recordType(kind), t.vid, t.seq++, payload);
         // A log closed at JVM exit (our shutdown hook) while app threads still run is no failure.
         if (p < 0 && !reportedFailure && !log.isClosing() && !LogHealth.told) {

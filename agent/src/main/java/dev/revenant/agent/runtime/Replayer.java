@@ -348,6 +348,9 @@ final class Replayer implements SerialScheduler.Script {
         if (DeterminantCodec.kind(r.payload()) != kind || r.threadSeq() != t.seq) {
             diverged(t, DeterminantCodec.kindName(kind), r, null);
         }
+        if (dev.revenant.bridge.TickTrace.on()) {
+            dev.revenant.bridge.TickTrace.determinant(t, t.seq, kind, true);
+        }
         t.seq++;
         consumed(r);
         return r;

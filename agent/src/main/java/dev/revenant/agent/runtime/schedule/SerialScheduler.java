@@ -89,7 +89,7 @@ public final class SerialScheduler implements Sched.Scheduler {
 
     /** Recording, with {@code main} holding the token. */
     public static SerialScheduler recording(SwitchLog log, ThreadState main) {
-        main.scheduled = true;
+        main.schedule();
         main.begun = true;
         SerialScheduler s = new SerialScheduler(log, null, main.vid, new Object());
         s.holderState = main;
@@ -102,7 +102,7 @@ public final class SerialScheduler implements Sched.Scheduler {
      * monitor is the token's lock, so that the two never wait for each other.
      */
     public static SerialScheduler replaying(Script script, SwitchLog liveLog, ThreadState main) {
-        main.scheduled = true;
+        main.schedule();
         main.begun = true;
         SerialScheduler s = new SerialScheduler(liveLog, script, main.vid, script);
         s.holderState = main;

@@ -1,0 +1,70 @@
+package dev.revenant.bridge;
+
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Tells a park that waits for a thread outside the serial schedule. A scheduled thread that parks
+ * in {@code ReentrantLock.lock()} (or a read-write lock) because one of the agent's threads holds
+ * that lock for a moment — the log writer releasing a held reply takes the socket's write lock,
+ * which the app's {@code configureBlocking} wants too; the agent's JMX thread initialising
+ * {@code LogManager} — waits for timing, not for anything the app did. Counted as a scheduling
+ * point, such a park gives the thread a tick in one role only and the replay parts from the log.
+ * So it is not one: the thread keeps the token and parks briefly, in record and replay alike.
+ *
+ * <p>"Outside the schedule": the lock's exclusive owner is a thread the scheduler does not order
+ * (agent, JDK system thread), or, for a non-fair {@code ReentrantLock}, nobody (released just now,
+ * by such a thread or by a scheduled thread inside a blocking call). A lock held by a scheduled thread
+ * stays a scheduling point: that owner needs the token to go on. Only the JDK's two exclusive lock
+ * kinds are looked at; semaphores, latches and conditions wait for app events and stay scheduling
+ * points.
+ */
+final class LockOwners {
+    private static final String REENTRANT = "java.util.concurrent.locks.ReentrantLock$";
+    private static final String NONFAIR = REENTRANT + "NonfairSync";
+    private static final String READ_WRITE = "java.util.concurrent.locks.ReentrantReadWriteLock$";
+    private static final long OWNER;
+    private static final long STATE;
+
+    static {
+        long owner = -1;
+        long state = -1;
+        try {
+            owner = JdkAccess.fieldOffset(java.util.concurrent.locks.AbstractOwnableSynchronizer.class,
+                    "exclusiveOwnerThread");
+            state = JdkAccess.fieldOffset(java.util.concurrent.locks.AbstractQueuedSynchronizer.class, "state");
+        } catch (Throwable e) {
+            // left at -1: every park stays a scheduling point, as before
+        }
+        OWNER = owner;
+        STATE = state;
+    }
+
+    private LockOwners() {}
+
+    /** Whether the calling thread, about to park, holds the token and waits for a lock held outside the schedule. */
+    static boolean waitsOutsideSchedule() {
+        if (OWNER < 0 || STATE < 0) {
+            return false;
+        }
+        ThreadState t = Sched.current();
+        if (t == null) {
+            return false;
+        }
+        Object blocker = LockSupport.getBlocker(t.thread);
+        if (blocker == null) {
+            return false;
+        }
+        String kind = blocker.getClass().getName();
+        if (!kind.startsWith(REENTRANT) && !kind.startsWith(READ_WRITE)) {
+            return false;
+        }
+        Object owner = JdkAccess.getObject(blocker, OWNER);
+        if (owner == null) {
+            // Free now: the next try takes it (a non-fair lock lets the token's holder barge in).
+            // A fair lock or a read-write lock may still refuse it to a queued waiter, which needs
+            // the token to go on: those stay scheduling points.
+            return kind.equals(NONFAIR) && JdkAccess.getInt(blocker, STATE) == 0;
+        }
+        return owner != t.thread && owner instanceof Thread && !ThreadState.isScheduled((Thread) owner);
+    }
+}
