@@ -50,9 +50,9 @@ def verdict(ok):
     return "**met**" if ok else "**missed**"
 
 
-APP_NAMES = {"kv": "KvServer (NIO selector, 1 thread)", "http": "HttpCounter (the JDK's HttpServer)",
+APP_NAMES = {"kv": "KvServer (NIO selector, 1 thread)", "tkv": "ThreadedKvServer (a thread per connection, shared locked store)", "http": "HttpCounter (the JDK's HttpServer)",
              "line": "LineCounter (blocking java.net sockets, 1 connection at a time)"}
-APP_MIX = {"kv": "50 % SET / 30 % GET / 20 % INCR", "http": "50 % POST /incr / 50 % GET /get, keep-alive",
+APP_MIX = {"kv": "50 % SET / 30 % GET / 20 % INCR", "tkv": "50 % SET / 30 % GET / 20 % INCR", "http": "50 % POST /incr / 50 % GET /get, keep-alive",
            "line": "50 % INCR / 50 % GET, one client"}
 
 
@@ -110,7 +110,7 @@ def report_app(data, app, runs):
     add("")
     add(f"Load: {clients} closed-loop client(s), {s['warmup_s']} s warm-up + {s['duration_s']} s measured, "
         f"{APP_MIX.get(app, '')}"
-        + (f" over {s['keys']} keys, {s['value_size']}-byte values, {s['ttl_share']} % of SETs with a ttl" if app == "kv" else "")
+        + (f" over {s['keys']} keys, {s['value_size']}-byte values, {s['ttl_share']} % of SETs with a ttl" if app in ("kv", "tkv") else "")
         + f". Server heap `{s['server_heap']}` in every configuration"
         + (f", options `{s['server_opts']}`" if s["server_opts"] else "")
         + f". {len(reps)} repetitions, configurations interleaved (odd repetitions in the order above, even ones reversed).")

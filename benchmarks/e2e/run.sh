@@ -9,7 +9,8 @@
 #
 # Environment (defaults in brackets):
 #   REPS [5]              repetitions; each runs all configurations, in the order A B C, then C B A, ...
-#   APPS [kv http line]   which demo apps: kv (KvServer, NIO), http (HttpCounter, the JDK's HttpServer,
+#   APPS [kv http line]   which demo apps: kv (KvServer, NIO), tkv (ThreadedKvServer: a thread per
+#                         connection, one ReentrantLock-guarded store; what the serial scheduler orders), http (HttpCounter, the JDK's HttpServer,
 #                         run with -Dsun.net.httpserver.nodelay=true in every configuration), line
 #                         (LineCounter, blocking sockets, one connection at a time: always 1 client)
 #   CONFIGS               which configurations, of: no-agent commit-none commit-pessimistic [those three],
@@ -55,7 +56,7 @@ OUT=${OUT:-$ROOT/benchmarks/results}
 die() { echo "e2e: $*" >&2; exit 2; }
 
 for a in $APPS; do
-  case $a in kv|http|line) ;; *) die "unknown app '$a' in APPS (kv, http, line)" ;; esac
+  case $a in kv|tkv|http|line) ;; *) die "unknown app '$a' in APPS (kv, tkv, http, line)" ;; esac
 done
 for c in $CONFIGS; do
   case $c in no-agent|commit-none|commit-pessimistic|unscheduled) ;; *) die "unknown configuration '$c' in CONFIGS" ;; esac
@@ -185,7 +186,7 @@ run_one() {
   cpu_start=$(cpu_seconds "$SERVER_PID")
 
   local load load_rc=0
-  load=$("$JAVA" -cp "$CLASSES" dev.revenant.bench.e2e.KvLoad --protocol "$app" --port "$port" --clients "$clients" \
+  load=$("$JAVA" -cp "$CLASSES" dev.revenant.bench.e2e.KvLoad --protocol "$(app_protocol "$app")" --port "$port" --clients "$clients" \
     --warmup "$WARMUP" --duration "$DURATION" --keys "$KEYS" --value-size "$VALUE_SIZE" \
     --ttl-share "$TTL_SHARE" --ttl-ms "$TTL_MS" --seed "$rep") || load_rc=$?
   if [[ $load != \{* ]]; then

@@ -47,7 +47,17 @@ public final class Hooks {
     static void beforeShutdown() {
         Runnable g = shutdownGate;
         if (g != null) {
-            g.run();
+            // The agent's wait: no scheduling point (its parks would hand the token over at exit
+            // in one role only) and no stamps from the exiting thread's sequence.
+            ThreadState t = ThreadState.current();
+            boolean busy = t.busy;
+            boolean hashes = enter(t);
+            try {
+                g.run();
+            } finally {
+                t.busy = busy;
+                IdentityHashes.resumeThread(hashes);
+            }
         }
     }
 

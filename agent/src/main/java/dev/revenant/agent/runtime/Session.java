@@ -79,6 +79,7 @@ final class Session {
                     + "): HashSet orders and identity hashes may differ in replay");
         }
         phases.mark("identity-hash self-test");
+        stampSocketOptions();
         switch (config.role()) {
             case "record" -> record(config, opening, inst, disabled, phases);
             case "replay", "recover" -> replay(config, LogOpening.fingerprint(config.log()), inst, disabled, phases);
@@ -88,6 +89,33 @@ final class Session {
         // same in both roles whatever the agent did on this thread before.
         IdentityHashes.setThreadKey(ThreadState.current().vid);
         phases.mark("hooks");
+    }
+
+    /**
+     * Gives the JDK's socket option constants their identity hash now, in both roles, from the
+     * agent's own sequence. They are looked up in hashed sets whenever an option is read or set —
+     * the agent sets {@code SO_LINGER} on its stand-ins' ends when a recovery goes live, the JDK
+     * reads it when the app closes a socket — so the first such lookup happened on an app thread in
+     * one role only (a stand-in the app closes while replayed, whose option the live run had hashed
+     * on going live) and moved that thread's stamps: its later selection keys came out of
+     * {@code selectedKeys()} in another order and the replay parted from the log.
+     */
+    static void stampSocketOptions() {
+        if (!IdentityHashes.enabled()) {
+            return;
+        }
+        boolean was = IdentityHashes.pauseThread();
+        try {
+            for (java.lang.reflect.Field f : java.net.StandardSocketOptions.class.getFields()) {
+                if (java.lang.reflect.Modifier.isStatic(f.getModifiers())) {
+                    IdentityHashes.stampIdentity(f.get(null));
+                }
+            }
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            AgentLog.warn("socket options could not be given their identity hash early: " + e);
+        } finally {
+            IdentityHashes.resumeThread(was);
+        }
     }
 
     private static void record(AgentConfig config, LogOpening opening, Instrumentation inst, Set<String> disabled,
