@@ -238,6 +238,11 @@ public final class Hooks {
             }
             return;
         }
+        if (Sched.wokeAtGoingLive(b)) {
+            Sched.resume(b, o);
+            outcome(t, TIMED_WAIT, SIGNALLED); // a spurious wake-up
+            return;
+        }
         long start = System.nanoTime();
         long outcome;
         try {
@@ -278,6 +283,11 @@ public final class Hooks {
             if (outcome(t, PARK_NANOS, TIMED_OUT) != TIMED_OUT && b == null) {
                 java.util.concurrent.locks.LockSupport.parkNanos(blocker, nanos);
             }
+            return;
+        }
+        if (Sched.wokeAtGoingLive(b)) {
+            Sched.resume(b, null);
+            outcome(t, PARK_NANOS, SIGNALLED); // a spurious wake-up
             return;
         }
         long start = System.nanoTime();

@@ -147,6 +147,7 @@ public final class Sched {
             if (TickTrace.on()) {
                 TickTrace.tick(t, s.replaying());
             }
+            boolean wasReplaying = s.replaying();
             s.release(t, true);
             if (s.replaying()) {
                 s.acquire(t, monitor);
@@ -154,12 +155,36 @@ public final class Sched {
                     return REPLAYED;
                 }
                 s.release(t, false); // went live while waiting: the call is made for real
+                t.wentLiveWaiting = true;
+            } else if (wasReplaying) {
+                // The run went live inside that release (this was the log's last scheduling
+                // point), which in replay keeps the token where the log does not switch: hand it
+                // on now, or the thread would block in its call holding it, and everybody with it.
+                s.release(t, false);
+                t.wentLiveWaiting = true;
             }
             t.released = true;
             return t;
         } finally {
             Hooks.leave(t, h);
         }
+    }
+
+    /**
+     * Whether {@code b} (what {@link #block} returned) went live while it waited for the log's
+     * word; clears the mark. A park or a wait that did must not be made for real: what would have
+     * woken it (an unpark, a notify) may already have happened while it waited for the token — the
+     * scheduler's own waiting consumed the permit or the notification — and a real call would then
+     * sleep for ever (seen: a pool whose four workers all slept with a task queued). It returns at
+     * once instead, as a spurious wake-up, which both calls allow: the caller looks at its condition
+     * again and, live now, waits for real if it must.
+     */
+    public static boolean wokeAtGoingLive(ThreadState b) {
+        if (b == null || b == REPLAYED || !b.wentLiveWaiting) {
+            return false;
+        }
+        b.wentLiveWaiting = false;
+        return true;
     }
 
     /** After a call that {@link #block} let through: takes the token back. A no-op for null or {@link #REPLAYED}. */
@@ -169,6 +194,7 @@ public final class Sched {
         }
         Scheduler s = impl;
         t.released = false;
+        t.wentLiveWaiting = false;
         if (s == null) {
             return;
         }
@@ -202,6 +228,10 @@ public final class Sched {
         }
         ThreadState b = block(null);
         if (b == REPLAYED) {
+            return;
+        }
+        if (wokeAtGoingLive(b)) {
+            resume(b, null);
             return;
         }
         try {

@@ -39,6 +39,12 @@ public final class ThreadState {
     public boolean released;
     /** Scheduling points this thread has passed: where a switch happened, counted alike in record and replay. */
     public long ticks;
+    /**
+     * Set when a recovery went live while this thread waited for the log's word at a blocking
+     * call: the call is then made for real, except where a spurious wake-up is allowed (see
+     * {@link Sched#wokeAtGoingLive}).
+     */
+    boolean wentLiveWaiting;
     /** Set while the thread waits in {@code Thread.join} with the token given up. */
     boolean inJoin;
 
