@@ -1,7 +1,7 @@
-# What each demo app (kv, tkv, http, line) needs in the end-to-end scripts (sourced by run.sh and recovery.sh): its main
+# What each demo app (kv, tkv, bank, http, line) needs in the end-to-end scripts (sourced by run.sh and recovery.sh): its main
 # class, the line it prints when it listens, how many clients KvLoad runs against it, JVM options.
-app_main() { case $1 in kv) echo dev.revenant.demo.KvServer ;; tkv) echo dev.revenant.demo.ThreadedKvServer ;; http) echo dev.revenant.demo.HttpCounter ;; line) echo dev.revenant.demo.LineCounter ;; esac; }
-app_ready() { case $1 in kv|tkv) echo 'kv listening on' ;; http) echo 'http listening on' ;; line) echo 'linecounter listening on' ;; esac; }
+app_main() { case $1 in kv) echo dev.revenant.demo.KvServer ;; tkv) echo dev.revenant.demo.ThreadedKvServer ;; bank) echo dev.revenant.demo.BankServer ;; http) echo dev.revenant.demo.HttpCounter ;; line) echo dev.revenant.demo.LineCounter ;; esac; }
+app_ready() { case $1 in kv|tkv) echo 'kv listening on' ;; bank) echo 'bank listening on' ;; http) echo 'http listening on' ;; line) echo 'linecounter listening on' ;; esac; }
 # The protocol KvLoad speaks to it: the thread-per-connection server speaks KvServer's.
 app_protocol() { case $1 in tkv) echo kv ;; *) echo "$1" ;; esac; }
 app_clients() { case $1 in line) echo 1 ;; *) echo "$CLIENTS" ;; esac; }

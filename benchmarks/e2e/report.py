@@ -50,9 +50,11 @@ def verdict(ok):
     return "**met**" if ok else "**missed**"
 
 
-APP_NAMES = {"kv": "KvServer (NIO selector, 1 thread)", "tkv": "ThreadedKvServer (a thread per connection, shared locked store)", "http": "HttpCounter (the JDK's HttpServer)",
+APP_NAMES = {"kv": "KvServer (NIO selector, 1 thread)", "tkv": "ThreadedKvServer (a thread per connection, shared locked store)",
+             "bank": "BankServer (a thread per connection, 4 pool workers, CAS balances)", "http": "HttpCounter (the JDK's HttpServer)",
              "line": "LineCounter (blocking java.net sockets, 1 connection at a time)"}
-APP_MIX = {"kv": "50 % SET / 30 % GET / 20 % INCR", "tkv": "50 % SET / 30 % GET / 20 % INCR", "http": "50 % POST /incr / 50 % GET /get, keep-alive",
+APP_MIX = {"kv": "50 % SET / 30 % GET / 20 % INCR", "tkv": "50 % SET / 30 % GET / 20 % INCR",
+           "bank": "90 % XFER / 10 % AUDIT over 16 accounts", "http": "50 % POST /incr / 50 % GET /get, keep-alive",
            "line": "50 % INCR / 50 % GET, one client"}
 
 

@@ -10,7 +10,8 @@
 # Environment (defaults in brackets):
 #   REPS [5]              repetitions; each runs all configurations, in the order A B C, then C B A, ...
 #   APPS [kv http line]   which demo apps: kv (KvServer, NIO), tkv (ThreadedKvServer: a thread per
-#                         connection, one ReentrantLock-guarded store; what the serial scheduler orders), http (HttpCounter, the JDK's HttpServer,
+#                         connection, one ReentrantLock-guarded store), bank (BankServer: a thread per connection
+#                         handing transfers to 4 pool workers; XFER/AUDIT), http (HttpCounter, the JDK's HttpServer,
 #                         run with -Dsun.net.httpserver.nodelay=true in every configuration), line
 #                         (LineCounter, blocking sockets, one connection at a time: always 1 client)
 #   CONFIGS               which configurations, of: no-agent commit-none commit-pessimistic [those three],
@@ -56,7 +57,7 @@ OUT=${OUT:-$ROOT/benchmarks/results}
 die() { echo "e2e: $*" >&2; exit 2; }
 
 for a in $APPS; do
-  case $a in kv|tkv|http|line) ;; *) die "unknown app '$a' in APPS (kv, tkv, http, line)" ;; esac
+  case $a in kv|tkv|bank|http|line) ;; *) die "unknown app '$a' in APPS (kv, tkv, bank, http, line)" ;; esac
 done
 for c in $CONFIGS; do
   case $c in no-agent|commit-none|commit-pessimistic|unscheduled) ;; *) die "unknown configuration '$c' in CONFIGS" ;; esac

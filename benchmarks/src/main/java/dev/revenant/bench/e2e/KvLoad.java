@@ -44,7 +44,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@code http} (HttpCounter over HTTP/1.1 keep-alive: 50 % {@code POST /incr}, 50 % {@code GET
  * /get}, each reply's status, length and {@code n id} body checked; counted as incrs and gets) or
  * {@code line} (LineCounter, which serves one connection at a time, so one client: 50 % {@code
- * INCR}, 50 % {@code GET}). The key and value options only apply to {@code kv}.
+ * INCR}, 50 % {@code GET}) or {@code bank} (BankServer with its 16 accounts: 90 % {@code XFER} of 1
+ * unit between two random accounts, counted as sets, 10 % {@code AUDIT}, counted as gets, whose total
+ * must be the opening 16000). The key and value options only apply to {@code kv}.
  */
 public final class KvLoad {
 
@@ -83,8 +85,8 @@ public final class KvLoad {
         ttlShare = Integer.parseInt(o.get("ttl-share"));
         ttlMillis = Long.parseLong(o.get("ttl-ms"));
         protocol = o.get("protocol");
-        if (!List.of("kv", "http", "line").contains(protocol)) {
-            throw new IllegalArgumentException("--protocol is kv, http or line");
+        if (!List.of("kv", "http", "line", "bank").contains(protocol)) {
+            throw new IllegalArgumentException("--protocol is kv, http, line or bank");
         }
         if (keys < 1 || valueSize < 1 || ttlShare < 0 || ttlShare > 100 || ttlMillis < 0) {
             throw new IllegalArgumentException("keys and value-size must be >= 1, ttl-share 0..100, ttl-ms >= 0");
@@ -188,6 +190,15 @@ public final class KvLoad {
                             default -> request.append("INCR n").append(key);
                         }
                         request.append('\n');
+                    } else if (protocol.equals("bank")) {
+                        kind = dice < 90 ? 0 : 1;
+                        if (kind == 0) {
+                            int from = random.nextInt(16);
+                            request.append("XFER ").append(from).append(' ').append((from + 1 + random.nextInt(15)) % 16)
+                                .append(" 1\n");
+                        } else {
+                            request.append("AUDIT\n");
+                        }
                     } else if (protocol.equals("http")) {
                         kind = dice < 50 ? 2 : 1;
                         request.append(kind == 2 ? "POST /incr" : "GET /get").append(" HTTP/1.1\r\nHost: bench\r\n")
@@ -201,7 +212,7 @@ public final class KvLoad {
                     long t1 = System.nanoTime();
                     completed++;
                     if (!(protocol.equals("kv") ? replyFits(kind, n) : protocol.equals("http") ? httpFits(n)
-                        : lineFits(kind, n))) {
+                        : protocol.equals("bank") ? bankFits(kind, n) : lineFits(kind, n))) {
                         errors++;
                         firstError.compareAndSet(null, "request '" + request.toString().trim() + "' got '"
                             + new String(reply, 0, Math.max(0, n), StandardCharsets.UTF_8) + "'");
@@ -291,6 +302,13 @@ public final class KvLoad {
         }
 
         /** LineCounter: {@code INT n hex} for INCR, {@code VALUE n} for GET. */
+        private boolean bankFits(int kind, int n) {
+            if (kind == 0) {
+                return n == 7 && startsWith("NOFUNDS") || n > 3 && startsWith("OK ") && isNumber(3, n);
+            }
+            return n > 22 && startsWith("TOTAL 16000 transfers ") && isNumber(22, n);
+        }
+
         private boolean lineFits(int kind, int n) {
             if (kind == 2) {
                 return n > 4 + 1 + 16 && startsWith("INT ") && reply[n - 17] == ' ' && isNumber(4, n - 17)
