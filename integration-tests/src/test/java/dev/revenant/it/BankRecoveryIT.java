@@ -13,7 +13,6 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -91,27 +90,8 @@ class BankRecoveryIT {
     }
 
     static void load(int port, Ledger l, Random rnd, Runnable until) throws Exception {
-        AtomicBoolean stop = new AtomicBoolean();
-        List<Throwable> failures = new CopyOnWriteArrayList<>();
-        List<Thread> threads = new ArrayList<>();
-        for (int i = 0; i < CLIENTS; i++) {
-            int id = i;
-            long seed = rnd.nextLong();
-            threads.add(new Thread(() -> client(id, port, l, seed, stop, failures), "bank-client-" + i));
-        }
-        threads.forEach(Thread::start);
-        try {
-            until.run();
-        } finally {
-            stop.set(true);
-            for (Thread t : threads) {
-                t.join(TimeUnit.SECONDS.toMillis(60));
-                assertThat(t.isAlive()).as(t.getName() + " ended").isFalse();
-            }
-        }
-        if (!failures.isEmpty()) {
-            throw new AssertionError("a client saw a wrong answer", failures.get(0));
-        }
+        ClientThreads.run(CLIENTS, "bank-client", rnd, (id, seed, stop, failures) -> client(id, port, l, seed, stop, failures),
+                until);
     }
 
     /**

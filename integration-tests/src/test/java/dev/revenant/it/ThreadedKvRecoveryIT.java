@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -86,27 +85,8 @@ class ThreadedKvRecoveryIT {
 
     /** Runs CLIENTS writers, each on its own connection, until {@code until} returns; then stops them. */
     static void load(int port, Acks a, Random rnd, Runnable until) throws Exception {
-        AtomicBoolean stop = new AtomicBoolean();
-        List<Throwable> failures = new CopyOnWriteArrayList<>();
-        List<Thread> threads = new ArrayList<>();
-        for (int i = 0; i < CLIENTS; i++) {
-            int client = i;
-            long seed = rnd.nextLong();
-            threads.add(new Thread(() -> writer(client, port, a, seed, stop, failures), "kv-writer-" + i));
-        }
-        threads.forEach(Thread::start);
-        try {
-            until.run();
-        } finally {
-            stop.set(true);
-            for (Thread t : threads) {
-                t.join(TimeUnit.SECONDS.toMillis(60));
-                assertThat(t.isAlive()).as(t.getName() + " ended").isFalse();
-            }
-        }
-        if (!failures.isEmpty()) {
-            throw new AssertionError("a client saw a wrong answer", failures.get(0));
-        }
+        ClientThreads.run(CLIENTS, "kv-writer", rnd, (client, seed, stop, failures) -> writer(client, port, a, seed, stop, failures),
+                until);
     }
 
     /** Every key against what the clients were told; an uncertain SET may have taken effect. */
