@@ -33,7 +33,7 @@ for jar in "$AGENT_JAR" "$DEMO_JAR"; do
   [[ -f $jar ]] || die "missing $jar: build it first from $ROOT with: mvn -B -q package -DskipTests"
 done
 for a in $APPS; do
-  case $a in kv|http|line) ;; *) die "unknown app '$a' in APPS (kv, http, line)" ;; esac
+  case $a in kv|tkv|bank|http|line) ;; *) die "unknown app '$a' in APPS (kv, tkv, bank, http, line)" ;; esac
 done
 
 mkdir -p "$WORK" "$OUT"
@@ -78,7 +78,7 @@ for (( rep = 1; rep <= REPS; rep++ )); do
       sleep 0.05
     done
     [[ -n $port ]] || die "$app printed no ready line; stderr: $(tail -5 "$WORK/record-$rep-$app.err")"
-    load=$("$JAVA" -cp "$WORK/classes" dev.revenant.bench.e2e.KvLoad --protocol "$app" --port "$port" \
+    load=$("$JAVA" -cp "$WORK/classes" dev.revenant.bench.e2e.KvLoad --protocol "$(app_protocol "$app")" --port "$port" \
       --clients "$(app_clients "$app")" --warmup 0 --duration "$DURATION" --seed "$rep")
     requests=$(sed -n 's/.*"total_requests":\([0-9]*\).*/\1/p' <<<"$load")
     kill -9 "$pid"
