@@ -16,6 +16,7 @@ final class JdkAccess {
     private static final MethodHandle PUT_LONG;
     private static final MethodHandle PUT_INT;
     private static final MethodHandle GET_REFERENCE;
+    private static final MethodHandle FIELD_OFFSET;
     private static final long SEED;
     private static final long PROBE;
     private static final long FD;
@@ -27,6 +28,7 @@ final class JdkAccess {
             MethodHandles.Lookup l = MethodHandles.lookup();
             MethodHandle offset = l.findVirtual(c, "objectFieldOffset",
                     MethodType.methodType(long.class, Class.class, String.class));
+            FIELD_OFFSET = offset.bindTo(U);
             SEED = (long) offset.invoke(U, Thread.class, "threadLocalRandomSeed");
             PROBE = (long) offset.invoke(U, Thread.class, "threadLocalRandomProbe");
             FD = (long) offset.invoke(U, java.io.FileDescriptor.class, "fd");
@@ -94,9 +96,7 @@ final class JdkAccess {
 
     /** The offset of a declared field, for {@link #getObject} and {@link #getInt}. */
     static long fieldOffset(Class<?> c, String field) throws Throwable {
-        MethodHandle offset = MethodHandles.lookup().findVirtual(U.getClass(), "objectFieldOffset",
-                MethodType.methodType(long.class, Class.class, String.class));
-        return (long) offset.invoke(U, c, field);
+        return (long) FIELD_OFFSET.invokeExact(c, field);
     }
 
     /** Reads an object field at {@code offset} (from {@link #fieldOffset}); null if it cannot. */

@@ -58,6 +58,15 @@ final class LockOwners {
 
     private LockOwners() {}
 
+    /** The exclusive owner of {@code blocker} if it is a lock that has one, else null. */
+    static Thread owner(Object blocker) {
+        if (OWNER < 0 || !(blocker instanceof java.util.concurrent.locks.AbstractOwnableSynchronizer)) {
+            return null;
+        }
+        Object o = JdkAccess.getObject(blocker, OWNER);
+        return o instanceof Thread ? (Thread) o : null;
+    }
+
     /**
      * Whether {@code self} is queued on {@code sync} with no scheduled thread before it: walks the
      * queue back from its tail (the {@code prev} links are the reliable ones) to {@code self}, then on
@@ -109,13 +118,13 @@ final class LockOwners {
             // token to take it: keeping the token here would starve it (and this thread with it).
             return false;
         }
-        Object owner = JdkAccess.getObject(blocker, OWNER);
+        Thread owner = owner(blocker);
         if (owner == null) {
             // Free now: the next try takes it (a non-fair lock lets the token's holder barge in).
             // A fair lock or a read-write lock may still refuse it to a queued waiter, which needs
             // the token to go on: those stay scheduling points.
             return kind.equals(NONFAIR) && JdkAccess.getInt(blocker, STATE) == 0;
         }
-        return owner != t.thread && owner instanceof Thread && !ThreadState.isScheduled((Thread) owner);
+        return owner != t.thread && !ThreadState.isScheduled(owner);
     }
 }

@@ -3,7 +3,6 @@ package dev.revenant.bridge;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.locks.AbstractOwnableSynchronizer;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -16,7 +15,6 @@ import java.util.concurrent.locks.LockSupport;
 public final class TickTrace {
     private static final String DIR = System.getenv("REVENANT_TRACE_TICKS");
     private static FileOutputStream out;
-    private static final long OWNER = ownerOffset();
 
     private TickTrace() {}
 
@@ -32,11 +30,9 @@ public final class TickTrace {
         Object blocker = LockSupport.getBlocker(t.thread);
         if (blocker != null) {
             b.append(" blocker=").append(blocker.getClass().getName());
-            if (blocker instanceof AbstractOwnableSynchronizer && OWNER >= 0) {
-                Object owner = JdkAccess.getObject(blocker, OWNER);
-                if (owner instanceof Thread) {
-                    b.append(" owner=").append(((Thread) owner).getName());
-                }
+            Thread owner = LockOwners.owner(blocker);
+            if (owner != null) {
+                b.append(" owner=").append(owner.getName());
             }
         }
         frames(b, 6);
@@ -79,17 +75,6 @@ public final class TickTrace {
             out.write(line.getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             // a debugging aid: nothing to do
-        }
-    }
-
-    private static long ownerOffset() {
-        if (DIR == null) {
-            return -1;
-        }
-        try {
-            return JdkAccess.fieldOffset(AbstractOwnableSynchronizer.class, "exclusiveOwnerThread");
-        } catch (Throwable e) {
-            return -1;
         }
     }
 }
