@@ -3,12 +3,15 @@
 # time the recording took. Per app and repetition: start it under the agent (commit=pessimistic),
 # load it closed-loop with no think time for DURATION seconds (KvLoad, no warm-up), kill -9, then
 # run `revenant recover --json` and wait for the service to be live again. Target: replay >= 5x
-# faster than recording. Writes benchmarks/results/recovery-<time>.{json,md} and prints the table.
+# faster than recording. Before the kill (the service idle, nothing in flight) and once the
+# recovered service is live, StateProbe reads back its whole state through its own protocol: the
+# two digests must be equal, or the run counts as a failed recovery and the script exits 1.
+# Writes benchmarks/results/recovery-<time>.{json,md} and prints the table.
 #
-#   benchmarks/e2e/recovery.sh                # 3 apps x 3 repetitions x 10 s: about 3 minutes
+#   benchmarks/e2e/recovery.sh                # 5 apps x 3 repetitions x 10 s: about 5 minutes
 #   REPS=1 DURATION=3 benchmarks/e2e/recovery.sh
 #
-# Environment (defaults in brackets): REPS [3], APPS [kv http line], DURATION [10] seconds of load,
+# Environment (defaults in brackets): REPS [3], APPS [kv tkv bank http line], DURATION [10] seconds of load,
 # CLIENTS [16] (line: 1), JAVA [java], AGENT_JAR, DEMO_JAR, WORK [benchmarks/target/recovery],
 # OUT [benchmarks/results], STARTUP_TIMEOUT [60], RECOVER_TIMEOUT [600] seconds.
 set -euo pipefail
@@ -17,7 +20,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SRC="$ROOT/benchmarks/src/main/java/dev/revenant/bench/e2e"
 REPS=${REPS:-3}
-APPS=${APPS:-"kv http line"}
+APPS=${APPS:-"kv tkv bank http line"}
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-16}
 JAVA=${JAVA:-java}
@@ -42,13 +45,16 @@ rm -rf "$WORK/logs" "$WORK/classes"
 mkdir -p "$WORK/logs" "$WORK/classes" "$WORK/jar"
 read -r FS_DEVICE FS_KIND FS_MOUNT < <(df --output=source,fstype,target "$WORK/logs" | tail -1)
 [[ $FS_KIND != tmpfs ]] || die "$WORK is on tmpfs: the log must be on a disk"
-javac --release 17 -d "$WORK/classes" "$SRC/KvLoad.java"
+javac --release 17 -d "$WORK/classes" "$SRC/KvLoad.java" "$SRC/StateProbe.java"
 cp "$AGENT_JAR" "$WORK/jar/revenant-agent.jar"
 cp "$DEMO_JAR" "$WORK/jar/demo-apps.jar"
 AGENT="$WORK/jar/revenant-agent.jar"
 DEMO="$WORK/jar/demo-apps.jar"
 
 source "$HERE/apps.sh"
+# The whole state of the service on PORT, as one digest line (StateProbe).
+probe() { "$JAVA" -cp "$WORK/classes" dev.revenant.bench.e2e.StateProbe --protocol "$(app_protocol "$1")" --port "$2"; }
+FAILED=0
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 PIDS=()
@@ -81,6 +87,7 @@ for (( rep = 1; rep <= REPS; rep++ )); do
     load=$("$JAVA" -cp "$WORK/classes" dev.revenant.bench.e2e.KvLoad --protocol "$(app_protocol "$app")" --port "$port" \
       --clients "$(app_clients "$app")" --warmup 0 --duration "$DURATION" --seed "$rep")
     requests=$(sed -n 's/.*"total_requests":\([0-9]*\).*/\1/p' <<<"$load")
+    state_before=$(probe "$app" "$port") || die "$app: StateProbe could not read the recorded service"
     kill -9 "$pid"
     wait "$pid" 2>/dev/null || true
     log_bytes=$(du -sB1 "$log" | cut -f1)
@@ -102,15 +109,19 @@ for (( rep = 1; rep <= REPS; rep++ )); do
     t1=$(now_ms)
     [[ -n $live ]] || die "$app: recover did not go live; stderr: $(tail -5 "$WORK/recover-$rep-$app.err")"
     child=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' <<<"$live")
+    state_after=$(probe "$app" "$port" || echo "unreadable")
+    if [[ $state_after == "$state_before" ]]; then state_ok=true; else state_ok=false; FAILED=$((FAILED + 1)); fi
     kill -9 "$child" 2>/dev/null || true
     kill "$rpid" 2>/dev/null || true
     wait "$rpid" 2>/dev/null || true
     replay_ms=$(sed -n 's/.*"replayMillis":\([0-9]*\).*/\1/p' <<<"$live")
     replayed=$(sed -n 's/.*"replayed":\([0-9]*\).*/\1/p' <<<"$live")
-    printf '{"rep":%d,"app":"%s","record_ms":%d,"requests":%d,"log_bytes":%d,"determinants":%d,"replay_ms":%d,"recover_ms":%d,"load":%s}\n' \
-      "$rep" "$app" "$((DURATION * 1000))" "$requests" "$log_bytes" "$replayed" "$replay_ms" "$((t1 - t0))" "$load" >>"$RUNS"
-    printf '  rep %d %-5s recorded %7d requests in %6d ms; replayed %8d determinants in %6d ms (recover command until live: %6d ms)\n' \
-      "$rep" "$app" "$requests" "$((DURATION * 1000))" "$replayed" "$replay_ms" "$((t1 - t0))"
+    printf '{"rep":%d,"app":"%s","record_ms":%d,"requests":%d,"log_bytes":%d,"determinants":%d,"replay_ms":%d,"recover_ms":%d,"state_ok":%s,"state_before":"%s","state_after":"%s","load":%s}\n' \
+      "$rep" "$app" "$((DURATION * 1000))" "$requests" "$log_bytes" "$replayed" "$replay_ms" "$((t1 - t0))" "$state_ok" \
+      "$state_before" "$state_after" "$load" >>"$RUNS"
+    printf '  rep %d %-5s recorded %7d requests in %6d ms; replayed %8d determinants in %6d ms (recover command until live: %6d ms); state %s\n' \
+      "$rep" "$app" "$requests" "$((DURATION * 1000))" "$replayed" "$replay_ms" "$((t1 - t0))" \
+      "$([[ $state_ok == true ]] && echo "equal (${state_before#state })" || echo "DIFFERS: before '$state_before', after '$state_after'")"
     rm -rf "$log"
   done
 done
@@ -131,15 +142,16 @@ apps = []
 for r in d["runs"]:
     if r["app"] not in apps:
         apps.append(r["app"])
-names = {"kv": "KvServer", "http": "HttpCounter", "line": "LineCounter"}
+names = {"kv": "KvServer", "tkv": "ThreadedKvServer", "bank": "BankServer", "http": "HttpCounter", "line": "LineCounter"}
 out = [f"# Recovery speed ({d['stamp']})", "",
        f"{d['java']}; {d['cpus']} CPUs; logs on `{d['fs']['device']}` ({d['fs']['type']}); source `{d['git']}`. "
        f"Each run records {d['duration_s']} s of closed-loop load without think time ({d['clients']} clients; LineCounter 1) "
        "under `commit=pessimistic`, is killed with SIGKILL and recovered with `revenant recover --json`. "
        "*replay*: the agent's replay phase (`replayMillis`: from reading the log to live). *recover*: the whole command "
-       "until live, JVM and agent start-up included. Medians over the repetitions; target: replay ≥ 5× faster than recording.", "",
-       "| app | requests recorded | determinants | log MiB | record (ms) | replay (ms) | recover (ms) | record ÷ replay | record ÷ recover | target (≥ 5×) |",
-       "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+       "until live, JVM and agent start-up included. *state*: runs whose whole state read back after recovery (StateProbe) "
+       "equals what it was before the kill. Medians over the repetitions; target: replay ≥ 5× faster than recording.", "",
+       "| app | requests recorded | determinants | log MiB | record (ms) | replay (ms) | recover (ms) | record ÷ replay | record ÷ recover | target (≥ 5×) | state |",
+       "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
 for a in apps:
     rs = [r for r in d["runs"] if r["app"] == a]
     m = lambda k: statistics.median(r[k] for r in rs)
@@ -147,10 +159,12 @@ for a in apps:
     ratio_all = statistics.median(r["record_ms"] / max(1, r["recover_ms"]) for r in rs)
     out.append(f"| {names.get(a, a)} | {m('requests'):,.0f} | {m('determinants'):,.0f} | {m('log_bytes') / 2**20:.1f} "
                f"| {m('record_ms'):,.0f} | {m('replay_ms'):,.0f} | {m('recover_ms'):,.0f} | {ratio:.1f}× | {ratio_all:.1f}× "
-               f"| {'**met**' if ratio >= 5 else '**missed**'} |")
+               f"| {'**met**' if ratio >= 5 else '**missed**'} "
+               f"| {sum(1 for r in rs if r['state_ok'])} of {len(rs)} equal |")
 text = "\n".join(out) + "\n"
 print(text)
 open(sys.argv[2], "w").write(text)
 EOF
 echo "raw runs: $JSON"
 echo "report:   $MD"
+[[ $FAILED -eq 0 ]] || { echo "recovery: $FAILED run(s) recovered into another state than the crashed one" >&2; exit 1; }
