@@ -40,6 +40,13 @@ public final class ThreadState {
     /** Scheduling points this thread has passed: where a switch happened, counted alike in record and replay. */
     public long ticks;
     /**
+     * Replay: the tick after which the run token was taken from this thread while it ran between
+     * scheduling points (a switch recorded while it was stuck entering a monitor); while
+     * {@link #ticks} is still that, its determinants come off the main line, as they were recorded
+     * without the token. -1: never.
+     */
+    public long stolenAt = -1;
+    /**
      * Set when a recovery went live while this thread waited for the log's word at a blocking
      * call: the call is then made for real, except where a spurious wake-up is allowed (see
      * {@link Sched#wokeAtGoingLive}).
@@ -120,6 +127,16 @@ public final class ThreadState {
     static boolean isScheduled(Thread x) {
         for (Thread s : scheduledThreads) {
             if (s == x) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether the live thread with JVM thread id {@code tid} is one the serial scheduler orders. */
+    public static boolean isScheduledId(long tid) {
+        for (Thread s : scheduledThreads) {
+            if (s.getId() == tid) {
                 return true;
             }
         }

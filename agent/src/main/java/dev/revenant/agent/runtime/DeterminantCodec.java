@@ -70,7 +70,10 @@ public final class DeterminantCodec {
         if (kind == Hooks.SWITCH && payload.length == 17) {
             long from = first(payload);
             return from == 0 ? "serial schedule: this thread starts with the run token"
-                    : "run token to this thread from thread " + from + " at its tick " + second(payload);
+                    : "run token to this thread from thread " + from + " at its tick "
+                            + (second(payload) & ~dev.revenant.agent.runtime.schedule.SerialScheduler.STOLEN)
+                            + ((second(payload) & dev.revenant.agent.runtime.schedule.SerialScheduler.STOLEN) != 0
+                                    ? " (taken while it was stuck entering a monitor)" : "");
         }
         if (payload.length == 9) {
             return name + " = " + first(payload);

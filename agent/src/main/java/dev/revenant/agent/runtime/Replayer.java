@@ -47,6 +47,8 @@ final class Replayer implements SerialScheduler.Script {
     private final EndAction atEnd;
     private final Progress progress;
     private final boolean serial;
+    /** The scheduler replaying this log, once there is one (see {@link #scheduler(SerialScheduler)}). */
+    private SerialScheduler scheduler;
     /** Whose records the main line holds, as read so far: the token's holder per the log. */
     private long readHolder = 1;
     private long sideLeft;
@@ -239,9 +241,40 @@ final class Replayer implements SerialScheduler.Script {
         return q == null ? null : q.peek();
     }
 
+    /** Whether {@code t}'s determinants come off the main line now (not while it runs on after a stolen switch). */
+    private boolean fromMain(ThreadState t) {
+        return onMainLine(t) && !(serial && t.stolenAt == t.ticks);
+    }
+
+    /** Set once replay runs under a serial scheduler: it takes the switches recorded as stolen. */
+    void scheduler(SerialScheduler s) {
+        scheduler = s;
+    }
+
+    /**
+     * The main line's next record is a switch taken from {@code t} when it was recorded, while it was
+     * stuck entering a monitor after its current tick; here it ran on without getting stuck. Takes the
+     * switch now, so that {@code t} runs on without the token, as recorded. Lock held.
+     */
+    private boolean takePassedSteal(ThreadState t) {
+        LogRecord r = peekMain();
+        if (!serial || scheduler == null || r == null || r.type() != RecordTypes.SCHEDULE) {
+            return false;
+        }
+        long tick = DeterminantCodec.second(r.payload());
+        if ((tick & SerialScheduler.STOLEN) == 0 || DeterminantCodec.first(r.payload()) != t.vid
+                || (tick & ~SerialScheduler.STOLEN) != t.ticks) {
+            return false;
+        }
+        main.poll();
+        consumed(r);
+        scheduler.stolenInReplay(t, r.thread());
+        return true;
+    }
+
     /** The thread's next determinant if it is its turn to take one, without taking it; null if there is none. */
     private LogRecord next(ThreadState t) {
-        if (onMainLine(t)) {
+        if (fromMain(t) && !takePassedSteal(t)) {
             LogRecord r = peekMain();
             return r != null && r.thread() == t.vid && r.type() != RecordTypes.SCHEDULE ? r : null;
         }
@@ -315,7 +348,7 @@ final class Replayer implements SerialScheduler.Script {
     synchronized LogRecord take(ThreadState t, int kind) {
         endIfPending();
         LogRecord r;
-        if (onMainLine(t)) {
+        if (fromMain(t) && !takePassedSteal(t)) {
             r = peekMain();
             if (r != null && (r.thread() != t.vid || r.type() == RecordTypes.SCHEDULE)) {
                 diverged(t, DeterminantCodec.kindName(kind), r, serial
@@ -367,7 +400,17 @@ final class Replayer implements SerialScheduler.Script {
             return -1;
         }
         long fromVid = DeterminantCodec.first(r.payload());
-        long fromTick = DeterminantCodec.second(r.payload());
+        long fromTick = DeterminantCodec.second(r.payload()) & ~SerialScheduler.STOLEN;
+        boolean stolen = (DeterminantCodec.second(r.payload()) & SerialScheduler.STOLEN) != 0;
+        if (stolen && fromVid == from.vid && fromTick == tick) {
+            return -1; // recorded after this point, where the thread got stuck on a monitor: taken there
+        }
+        if (stolen && fromVid == from.vid && fromTick == tick - 1) {
+            // Recorded while it was stuck on a monitor before this point; here it got here unstuck.
+            main.poll();
+            consumed(r);
+            return r.thread();
+        }
         if (fromVid != from.vid) {
             diverged(from, "a scheduling point (tick " + tick + ")", r,
                     "the log switches from another thread here: the threads did not run as recorded");
@@ -394,7 +437,7 @@ final class Replayer implements SerialScheduler.Script {
         }
         LogRecord r = peekMain();
         if (r == null || r.type() != RecordTypes.SCHEDULE || DeterminantCodec.first(r.payload()) != holder.vid
-                || DeterminantCodec.second(r.payload()) != tick) {
+                || (DeterminantCodec.second(r.payload()) & ~SerialScheduler.STOLEN) != tick) {
             return -1;
         }
         main.poll();
@@ -445,8 +488,10 @@ final class Replayer implements SerialScheduler.Script {
 
     private static String describe(LogRecord r) {
         if (r.type() == RecordTypes.SCHEDULE) {
+            long tick = DeterminantCodec.second(r.payload());
             return "switch to thread " + r.thread() + " from thread " + DeterminantCodec.first(r.payload())
-                    + " at its tick " + DeterminantCodec.second(r.payload());
+                    + " at its tick " + (tick & ~SerialScheduler.STOLEN)
+                    + ((tick & SerialScheduler.STOLEN) != 0 ? " (taken while it was stuck entering a monitor)" : "");
         }
         return DeterminantCodec.describe(r.payload());
     }

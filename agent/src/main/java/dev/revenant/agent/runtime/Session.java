@@ -243,6 +243,7 @@ final class Session {
         Run run = Run.replaying(replayer, recovery);
         if (replayer.serial()) {
             SerialScheduler s = SerialScheduler.replaying(replayer, run::recordSwitch, ThreadState.current());
+            replayer.scheduler(s);
             run.schedule(s);
             Sched.install(s);
         }

@@ -57,6 +57,13 @@ public final class SerialScheduler implements Sched.Scheduler {
         long switchFromBlocked(ThreadState holder, long tick);
     }
 
+    /**
+     * Set in a logged switch's tick when the token was taken from a holder stuck entering a monitor
+     * (after that tick, before its next one) rather than given up at the scheduling point itself:
+     * replay then takes the switch where the holder runs on, not at its scheduling point.
+     */
+    public static final long STOLEN = 1L << 62;
+
     private final Object lock;
     private final SwitchLog log;
     private volatile Script script;
@@ -137,12 +144,12 @@ public final class SerialScheduler implements Sched.Scheduler {
                 }
                 return;
             }
-            handOver(t.vid, t.ticks);
+            handOver(t.vid, t.ticks, false);
         }
     }
 
     /** Recording: the token goes to the longest waiter, or is left free. Lock held. */
-    private void handOver(long fromVid, long fromTick) {
+    private void handOver(long fromVid, long fromTick, boolean stolen) {
         lastVid = fromVid;
         lastTick = fromTick;
         if (waiting.isEmpty()) {
@@ -152,7 +159,7 @@ public final class SerialScheduler implements Sched.Scheduler {
         }
         ThreadState next = waiting.remove(0);
         if (next.vid != fromVid) {
-            log.switched(next, fromVid, fromTick);
+            log.switched(next, fromVid, stolen ? fromTick | STOLEN : fromTick);
             switches++;
         }
         holder = next.vid;
@@ -233,20 +240,41 @@ public final class SerialScheduler implements Sched.Scheduler {
         if (on == null || on.getIdentityHashCode() == lockHash || h.thread.getState() != Thread.State.BLOCKED) {
             return false; // not blocked any more, or only on the token's own lock
         }
+        if (!ThreadState.isScheduledId(info.getLockOwnerId())) {
+            // The monitor's owner is outside the schedule (the agent's log writer, a JDK system
+            // thread): it runs without the token and lets go by itself, and it exists in one role
+            // only, so a switch taken here would be one the other role never takes.
+            return false;
+        }
         if (replaying) {
             long to = script.switchFromBlocked(h, h.ticks);
             if (to < 0) {
                 return false;
             }
             grant(to);
+            h.stolenAt = h.ticks;
         } else {
             if (waiting.get(0) != t) {
                 return false; // the longest waiter takes it
             }
-            handOver(h.vid, h.ticks);
+            handOver(h.vid, h.ticks, true);
         }
         steals++;
         return true;
+    }
+
+    /**
+     * Replay: the holder ran on past the tick at which the log says its token was taken while it was
+     * stuck entering a monitor (here it was not stuck: nobody held that monitor): the token goes to
+     * {@code to} now, and the holder runs on without it to its next scheduling point, as recorded.
+     * Called by the script, whose monitor is this scheduler's lock.
+     */
+    public void stolenInReplay(ThreadState h, long to) {
+        synchronized (lock) {
+            h.stolenAt = h.ticks;
+            grant(to);
+            steals++;
+        }
     }
 
     /** Switches taken from a holder stuck entering a monitor, so far. */
@@ -294,7 +322,7 @@ public final class SerialScheduler implements Sched.Scheduler {
             replaying = false;
             script = null;
             if (holder == 0 || holderState != null && holderState.ended) {
-                handOver(holder, holderState == null ? 0 : holderState.ticks);
+                handOver(holder, holderState == null ? 0 : holderState.ticks, false);
             }
             for (ThreadState w : waiting) {
                 LockSupport.unpark(w.thread);
