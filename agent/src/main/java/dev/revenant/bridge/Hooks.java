@@ -213,6 +213,28 @@ public final class Hooks {
     }
 
     /**
+     * Replaces {@code Thread.yield()} ({@code spin} false) and {@code Thread.onSpinWait()} ({@code
+     * spin} true) in app code: a scheduling point. A thread that spins on a flag or a lock word that
+     * another thread will change (a compare-and-set lock, say) says so with these, and under the
+     * serial scheduler that other thread can only change it if the spinner hands the token on.
+     * Replay hands over at the same points and makes no real call.
+     */
+    public static void spinPoint(boolean spin) {
+        ThreadState b = Sched.block(null);
+        try {
+            if (b != Sched.REPLAYED) {
+                if (spin) {
+                    Thread.onSpinWait();
+                } else {
+                    Thread.yield();
+                }
+            }
+        } finally {
+            Sched.resume(b, null);
+        }
+    }
+
+    /**
      * Replaces {@code o.wait(millis)}: the outcome is whether it returned before its time (a
      * notify, or a spurious wake-up) or timed out. Replay of a timeout returns at once (holding the
      * monitor, as a wait that timed out does); a signalled wait waits for the signal again — or,

@@ -9,6 +9,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -23,6 +24,10 @@ import java.util.concurrent.locks.LockSupport;
  *       sleep, put): which thread wins a key, and how many keys are claimed twice, is a race.
  *   <li>6 tasks on a 3-thread pool draw from {@link ThreadLocalRandom} and append to a shared
  *       {@link ArrayList}: the order of the list and which worker ran which task is a race.
+ *   <li>3 threads take turns on a spin lock of their own (compare-and-set, {@code Thread.onSpinWait}
+ *       or {@code Thread.yield} while it is taken), sometimes parking while they hold it: the count
+ *       it guards is exact, the order they finish in is a race, and a scheduler that never let a
+ *       spinner hand over would hang here.
  * </ol>
  *
  * Threads print as they finish; main prints the results line by line after joining them, and
@@ -114,6 +119,37 @@ public final class Racy {
         for (String d : drawn) {
             System.out.println(d);
         }
+        // 4. A spin lock: the holder sometimes parks inside, the others spin until it lets go.
+        AtomicBoolean spinLock = new AtomicBoolean();
+        int[] guarded = new int[1];
+        threads.clear();
+        for (int i = 0; i < 3; i++) {
+            int id = i;
+            threads.add(new Thread(() -> {
+                for (int n = 0; n < 300; n++) {
+                    while (!spinLock.compareAndSet(false, true)) {
+                        if (id == 2) {
+                            Thread.yield();
+                        } else {
+                            Thread.onSpinWait();
+                        }
+                    }
+                    int v = guarded[0];
+                    if ((n + id) % 50 == 0) {
+                        LockSupport.parkNanos(20_000); // holding the spin lock
+                    }
+                    guarded[0] = v + 1;
+                    spinLock.set(false);
+                }
+                System.out.println("spin-" + id + " finished, count then " + guarded[0]);
+            }, "spin-" + i));
+        }
+        threads.forEach(Thread::start);
+        for (Thread t : threads) {
+            t.join();
+        }
+        System.out.println("spin-lock count " + guarded[0] + " of 900");
+
         long tookNanos = System.nanoTime() - started;
         long at = System.currentTimeMillis();
         System.out.println("racy done at " + at + " after " + tookNanos / 1000 + " us");

@@ -88,6 +88,7 @@ final class CallSiteTransformer implements QuietTransformer.Selective {
         }
         if (clockSites) {
             v = clock = new ClockCallSites.Visitor(v, loader, bytes, true);
+            clock.appClass = true;
         }
         reader.accept(methods == CallSiteScan.ALL ? v
                 : new OnlyMethods(v, writer, (name, desc) -> methods.contains(name + desc)), 0);

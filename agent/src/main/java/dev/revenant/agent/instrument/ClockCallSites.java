@@ -43,13 +43,18 @@ final class ClockCallSites {
             case "sleep" -> "(J)V".equals(desc);
             case "wait" -> "(J)V".equals(desc) || "()V".equals(desc);
             case "parkNanos" -> "java/util/concurrent/locks/LockSupport".equals(owner);
+            case "yield", "onSpinWait" -> "java/lang/Thread".equals(owner);
             default -> false;
         };
     }
 
     /** The rewrite for a class of {@code loader} (null: the boot loader) whose bytes are {@code classFile}. */
     static ClassRewrite rewrite(ClassLoader loader, byte[] classFile) {
-        return next -> new Visitor(next, loader, classFile, true);
+        return next -> {
+            Visitor v = new Visitor(next, loader, classFile, true);
+            v.appClass = true;
+            return v;
+        };
     }
 
     /** For JDK classes (boot loader); their own bytes are looked up if ever needed. */
@@ -82,6 +87,8 @@ final class ClockCallSites {
         private String self;
         private String selfSuper;
         private final boolean required;
+        /** App code: its spin hints become scheduling points (the JDK's own stay as they are). */
+        boolean appClass;
         boolean changed;
 
         Visitor(ClassVisitor next, ClassLoader loader, byte[] ownBytes, boolean required) {
@@ -125,8 +132,16 @@ final class ClockCallSites {
         }
 
         private final class Sites extends MethodVisitor {
+            /** A spin hint's hook takes an argument the original call did not: one more stack slot. */
+            private boolean pushed;
+
             Sites(MethodVisitor next) {
                 super(Opcodes.ASM9, next);
+            }
+
+            @Override
+            public void visitMaxs(int maxStack, int maxLocals) {
+                super.visitMaxs(pushed ? maxStack + 1 : maxStack, maxLocals);
             }
 
             @Override
@@ -146,6 +161,12 @@ final class ClockCallSites {
                     } else if ("sleep".equals(name) && "(J)V".equals(desc) && !isInterface
                             && isThreadSleep(owner)) {
                         hook = "sleep";
+                    } else if (appClass && "java/lang/Thread".equals(owner) && "()V".equals(desc)
+                            && ("yield".equals(name) || "onSpinWait".equals(name))) {
+                        hook = "spinPoint";
+                        hookDesc = "(Z)V";
+                        super.visitInsn("onSpinWait".equals(name) ? Opcodes.ICONST_1 : Opcodes.ICONST_0);
+                        pushed = true;
                     }
                 } else if ((opcode == Opcodes.INVOKEVIRTUAL || opcode == Opcodes.INVOKEINTERFACE
                         || opcode == Opcodes.INVOKESPECIAL) && "wait".equals(name) && "(J)V".equals(desc)) {
