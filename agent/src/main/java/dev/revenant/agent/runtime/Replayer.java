@@ -446,6 +446,14 @@ final class Replayer implements SerialScheduler.Script {
     }
 
     @Override
+    public synchronized void stuckOnMonitor(ThreadState holder, String detail) {
+        LogRecord r = peekMain();
+        if (r != null && !ended) {
+            diverged(holder, "nothing: it is blocked entering a monitor", r, detail);
+        }
+    }
+
+    @Override
     public synchronized void holderEnded(ThreadState t) {
         endIfPending();
         LogRecord r = peekMain();

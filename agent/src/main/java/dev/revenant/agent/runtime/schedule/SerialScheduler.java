@@ -55,7 +55,17 @@ public final class SerialScheduler implements Sched.Scheduler {
          * not have got there yet).
          */
         long switchFromBlocked(ThreadState holder, long tick);
+
+        /**
+         * The holder has been blocked entering a monitor whose owner waits for the token, and the
+         * log does not switch: nothing can move again. Reports the divergence and stops the JVM
+         * (returns only at the log's end, where going live sorts it out).
+         */
+        void stuckOnMonitor(ThreadState holder, String detail);
     }
+
+    /** How long replay lets a holder stay blocked on a monitor whose owner waits for the token. */
+    private static final long STUCK_NANOS = 2_000_000_000L;
 
     /**
      * Set in a logged switch's tick when the token was taken from a holder stuck entering a monitor
@@ -72,6 +82,12 @@ public final class SerialScheduler implements Sched.Scheduler {
     private volatile long holder;
     /** Its state, once known (a thread granted the token in replay may not have begun yet). */
     private ThreadState holderState;
+    /**
+     * Replay: every scheduled thread seen here, by virtual id, so that a grant knows the state of a
+     * thread that gets the token while it runs on without it (after a stolen switch) and so never
+     * passes {@link #acquire}; a holder blocked on a monitor is then still seen. Lock held.
+     */
+    private final java.util.Map<Long, ThreadState> seen = new java.util.HashMap<>();
     /** Threads waiting for the token, longest first. */
     private final List<ThreadState> waiting = new ArrayList<>();
     /** Who had the token last, and at which of its ticks it gave it up. */
@@ -79,6 +95,10 @@ public final class SerialScheduler implements Sched.Scheduler {
     private long lastTick;
     private long switches;
     private long steals;
+    /** Replay: the holder last seen blocked on a monitor held by a token waiter, at which tick, since when. */
+    private long stuckVid;
+    private long stuckTick;
+    private long stuckSince;
     /** Sees which monitor a blocked holder waits for; made here, in premain, in both roles. */
     private final java.lang.management.ThreadMXBean threads;
     private final int lockHash;
@@ -134,6 +154,9 @@ public final class SerialScheduler implements Sched.Scheduler {
             t.ticks++;
         }
         synchronized (lock) {
+            if (replaying) {
+                seen.putIfAbsent(t.vid, t);
+            }
             if (holder != t.vid) {
                 return; // not its token to give (a thread that began without it); nothing to hand over
             }
@@ -170,7 +193,8 @@ public final class SerialScheduler implements Sched.Scheduler {
     /** Replaying: the token goes to {@code vid}, which may not have begun yet. Lock held. */
     private void grant(long vid) {
         holder = vid;
-        holderState = null;
+        ThreadState known = seen.get(vid);
+        holderState = known != null && !known.ended ? known : null;
         switches++;
         for (int i = 0; i < waiting.size(); i++) {
             ThreadState w = waiting.get(i);
@@ -186,6 +210,9 @@ public final class SerialScheduler implements Sched.Scheduler {
     public void acquire(ThreadState t, Object monitor) {
         while (true) {
             synchronized (lock) {
+                if (replaying) {
+                    seen.putIfAbsent(t.vid, t);
+                }
                 if (holder == t.vid) {
                     waiting.remove(t);
                     holderState = t;
@@ -249,6 +276,7 @@ public final class SerialScheduler implements Sched.Scheduler {
         if (replaying) {
             long to = script.switchFromBlocked(h, h.ticks);
             if (to < 0) {
+                watchStuck(h, on, info);
                 return false;
             }
             grant(to);
@@ -274,6 +302,28 @@ public final class SerialScheduler implements Sched.Scheduler {
             h.stolenAt = h.ticks;
             grant(to);
             steals++;
+        }
+    }
+
+    /**
+     * Replay, the log not switching: if the monitor's owner waits for the token, the holder can never
+     * get it. After {@link #STUCK_NANOS} of that at one tick, a divergence report, not a hang. Lock held.
+     */
+    private void watchStuck(ThreadState h, java.lang.management.LockInfo on, java.lang.management.ThreadInfo info) {
+        boolean ownerWaits = false;
+        for (ThreadState w : waiting) {
+            ownerWaits |= w.thread.getId() == info.getLockOwnerId();
+        }
+        long now = System.nanoTime();
+        if (!ownerWaits || stuckVid != h.vid || stuckTick != h.ticks) {
+            stuckVid = ownerWaits ? h.vid : 0;
+            stuckTick = h.ticks;
+            stuckSince = now;
+        } else if (now - stuckSince > STUCK_NANOS) {
+            script.stuckOnMonitor(h, "thread " + h.thread.getName() + " is blocked entering the monitor of " + on
+                    + ", which thread " + info.getLockOwnerName() + " holds while it waits for its turn; when"
+                    + " recorded it did not block there (the serial scheduler does not yet order who gets a monitor:"
+                    + " threads that block, sleep, wait or do I/O inside a synchronized block other threads also enter)");
         }
     }
 
@@ -320,6 +370,7 @@ public final class SerialScheduler implements Sched.Scheduler {
                 return;
             }
             replaying = false;
+            seen.clear();
             script = null;
             if (holder == 0 || holderState != null && holderState.ended) {
                 handOver(holder, holderState == null ? 0 : holderState.ticks, false);
