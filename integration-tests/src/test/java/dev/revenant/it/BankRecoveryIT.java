@@ -1,7 +1,5 @@
 package dev.revenant.it;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,7 +11,6 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -174,49 +171,9 @@ class BankRecoveryIT {
         JavaProcess first = JavaProcess.start(Map.of("REVENANT_NO_PROGRESS", "1"), cmd);
         String line = first.await(x -> x.startsWith("bank listening on "), 60);
         int port = Integer.parseInt(line.substring("bank listening on ".length()).trim());
-        KvRecoveryIT.Server s = new KvRecoveryIT.Server(first, first.process.pid(), port);
         Ledger l = new Ledger();
-        try {
-            for (int cycle = 0; cycle < 2; cycle++) {
-                KvRecoveryIT.Server victim = s;
-                long killAfter = l.replies.get() + 20 + rnd.nextInt(400);
-                long extraMillis = rnd.nextInt(50);
-                load(port, l, rnd, () -> {
-                    try {
-                        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-                        while (l.replies.get() < killAfter && System.nanoTime() < deadline) {
-                            Thread.sleep(1);
-                        }
-                        Thread.sleep(extraMillis);
-                        KvRecoveryIT.kill(victim);
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
-                    }
-                });
-                assertThat(l.replies.get()).as("replies before the kill (seed " + seed + ")").isGreaterThanOrEqualTo(killAfter);
-                System.out.printf("bank cycle %d: killed after %d replies (%d transfers acknowledged, %d refused, %d in flight)%n",
-                        cycle, l.replies.get(), l.applied.size(), l.refused.get(), l.inflight.size());
-                s = ThreadedKvRecoveryIT.recover(log, port, server, cycle + 1);
-                assertThat(check(port, l)).as("cycle %d (seed %d): the bank after recovery", cycle, seed).isEmpty();
-                long before = l.replies.get();
-                load(port, l, rnd, () -> {
-                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                    while (l.replies.get() < before + 100 && System.nanoTime() < deadline) {
-                        try {
-                            Thread.sleep(1);
-                        } catch (InterruptedException e) {
-                            throw new IllegalStateException(e);
-                        }
-                    }
-                });
-                assertThat(l.replies.get()).as("the recovered bank serves new requests (seed " + seed + ")")
-                        .isGreaterThanOrEqualTo(before + 100);
-                assertThat(check(port, l)).as("after new transfers on the recovered bank").isEmpty();
-                assertThat(ThreadedKvRecoveryIT.count(s.proc().errLines, "live")).as("recover said live once")
-                        .isEqualTo(1);
-            }
-        } finally {
-            KvRecoveryIT.kill(s);
-        }
+        KillRecoverCycles.App app = new KillRecoverCycles.App("bank", log, port, server, l.replies,
+                new KvRecoveryIT.Server(first, first.process.pid(), port));
+        KillRecoverCycles.run(app, 2, seed, rnd, 20, 400, (tag, until) -> load(port, l, rnd, until), () -> check(port, l));
     }
 }

@@ -1,7 +1,5 @@
 package dev.revenant.it;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,7 +9,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -155,50 +152,10 @@ class ChatRecoveryIT {
         JavaProcess first = JavaProcess.start(Map.of("REVENANT_NO_PROGRESS", "1"), cmd);
         String line = first.await(x -> x.startsWith("chat listening on "), 60);
         int port = Integer.parseInt(line.substring("chat listening on ".length()).trim());
-        KvRecoveryIT.Server s = new KvRecoveryIT.Server(first, first.process.pid(), port);
         Ledger l = new Ledger();
-        try {
-            for (int cycle = 0; cycle < 2; cycle++) {
-                KvRecoveryIT.Server victim = s;
-                long killAfter = l.echoes.get() + 20 + rnd.nextInt(300);
-                long extraMillis = rnd.nextInt(50);
-                load(port, l, rnd, "r" + cycle, () -> {
-                    try {
-                        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-                        while (l.echoes.get() < killAfter && System.nanoTime() < deadline) {
-                            Thread.sleep(1);
-                        }
-                        Thread.sleep(extraMillis);
-                        KvRecoveryIT.kill(victim);
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
-                    }
-                });
-                assertThat(l.echoes.get()).as("messages echoed before the kill (seed " + seed + ")")
-                        .isGreaterThanOrEqualTo(killAfter);
-                System.out.printf("chat cycle %d: killed after %d echoes (%d messages seen, %d in flight)%n", cycle,
-                        l.echoes.get(), l.seen.size(), l.inflight.size());
-                s = ThreadedKvRecoveryIT.recover(log, port, server, cycle + 1);
-                assertThat(check(port, l)).as("cycle %d (seed %d): the history after recovery", cycle, seed).isEmpty();
-                long before = l.echoes.get();
-                load(port, l, rnd, "n" + cycle, () -> {
-                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                    while (l.echoes.get() < before + 100 && System.nanoTime() < deadline) {
-                        try {
-                            Thread.sleep(1);
-                        } catch (InterruptedException e) {
-                            throw new IllegalStateException(e);
-                        }
-                    }
-                });
-                assertThat(l.echoes.get()).as("the recovered relay carries new messages (seed " + seed + ")")
-                        .isGreaterThanOrEqualTo(before + 100);
-                assertThat(check(port, l)).as("after new messages on the recovered relay").isEmpty();
-                assertThat(ThreadedKvRecoveryIT.count(s.proc().errLines, "live")).as("recover said live once")
-                        .isEqualTo(1);
-            }
-        } finally {
-            KvRecoveryIT.kill(s);
-        }
+        KillRecoverCycles.App app = new KillRecoverCycles.App("chat", log, port, server, l.echoes,
+                new KvRecoveryIT.Server(first, first.process.pid(), port));
+        KillRecoverCycles.run(app, 2, seed, rnd, 20, 300, (tag, until) -> load(port, l, rnd, tag, until),
+                () -> check(port, l));
     }
 }

@@ -1,7 +1,5 @@
 package dev.revenant.it;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,7 +18,6 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -34,23 +31,24 @@ import org.junit.jupiter.api.io.TempDir;
  * connection, MVStore row locks, its own spin locks and monitors. The client is H2's own JDBC
  * driver: 4 connections at once move money between 16 accounts in transactions (take from one
  * account if it has enough, give to another, note the transfer in a ledger table, commit), killed
- * with SIGKILL at a seeded random point, recovered with the real CLI. After the recovery every
- * committed transfer is in the ledger, nothing else is but the transactions in flight at the kill,
- * every balance is the opening balance plus its ledger, the total is the opening total, and the
- * database serves new transactions, checked the same way.
+ * with SIGKILL at a seeded random point, recovered with the real CLI, twice in one log. After each
+ * recovery every committed transfer is in the ledger, nothing else is but the transactions in
+ * flight at the kill, every balance is the opening balance plus its ledger, the total is the
+ * opening total, and the database serves new transactions, checked the same way.
  *
- * <p>One cycle by default: a second kill and recovery in the same log ({@code
- * -Drevenant.it.h2Cycles=2}) stops with a divergence report in about 2 runs of 3 (H2 waits for row
- * locks with {@code wait}/{@code notifyAll} inside {@code synchronized} methods, and who gets such a
- * monitor is not yet a logged scheduling decision; see the README's "Not yet"). It never recovers
- * into a wrong state: the replay stops, exit 3, the log untouched.
+ * <p>A known gap is allowed for, and only that: H2 waits for row locks with {@code wait}/{@code
+ * notifyAll} inside {@code synchronized} methods, and who gets such a monitor is not yet a logged
+ * scheduling decision (the README's "Not yet"), so a recovery may instead stop with a divergence
+ * report (exit 3, never having said live); the cycles end there, and the test says so. Seen in
+ * about 1 first recovery in 8 and 2 second ones in 3. A recovery that goes live into a wrong
+ * state, hangs, or ends any other way fails the test.
  */
 @Tag("scheduler")
 class H2RecoveryIT {
     static final int CLIENTS = 4;
     static final int ACCOUNTS = 16;
     static final long OPENING = 1000;
-    static final int CYCLES = Integer.getInteger("revenant.it.h2Cycles", 1);
+    static final int CYCLES = Integer.getInteger("revenant.it.h2Cycles", 2);
 
     @TempDir
     Path tmp;
@@ -191,55 +189,24 @@ class H2RecoveryIT {
         cmd.addAll(server.subList(1, server.size()));
         JavaProcess first = JavaProcess.start(Map.of("REVENANT_NO_PROGRESS", "1"), cmd);
         first.await(x -> x.startsWith("TCP server running at "), 60);
-        KvRecoveryIT.Server s = new KvRecoveryIT.Server(first, first.process.pid(), port);
-        try {
-            try (Connection c = DriverManager.getConnection(url(port), "sa", ""); Statement st = c.createStatement()) {
-                st.execute("CREATE TABLE acct(id INT PRIMARY KEY, bal BIGINT NOT NULL)");
-                st.execute("CREATE TABLE ledger(client VARCHAR(32), k BIGINT, src INT, dst INT, amt BIGINT, at TIMESTAMP,"
-                        + " PRIMARY KEY(client, k))");
-                for (int i = 0; i < ACCOUNTS; i++) {
-                    st.execute("INSERT INTO acct VALUES (" + i + ", " + OPENING + ")");
-                }
+        Ledger l = new Ledger();
+        KillRecoverCycles.App app = new KillRecoverCycles.App("h2", log, port, server, l.done,
+                new KvRecoveryIT.Server(first, first.process.pid(), port));
+        try (Connection c = DriverManager.getConnection(url(port), "sa", ""); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE acct(id INT PRIMARY KEY, bal BIGINT NOT NULL)");
+            st.execute("CREATE TABLE ledger(client VARCHAR(32), k BIGINT, src INT, dst INT, amt BIGINT, at TIMESTAMP,"
+                    + " PRIMARY KEY(client, k))");
+            for (int i = 0; i < ACCOUNTS; i++) {
+                st.execute("INSERT INTO acct VALUES (" + i + ", " + OPENING + ")");
             }
-            Ledger l = new Ledger();
-            for (int cycle = 0; cycle < CYCLES; cycle++) {
-                KvRecoveryIT.Server victim = s;
-                long killAfter = l.done.get() + 50 + rnd.nextInt(600);
-                long extraMillis = rnd.nextInt(50);
-                load(port, l, rnd, "r" + cycle, () -> {
-                    try {
-                        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-                        while (l.done.get() < killAfter && System.nanoTime() < deadline) {
-                            Thread.sleep(1);
-                        }
-                        Thread.sleep(extraMillis);
-                        KvRecoveryIT.kill(victim);
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
-                    }
-                });
-                assertThat(l.done.get()).as("transactions before the kill (seed " + seed + ")").isGreaterThanOrEqualTo(killAfter);
-                System.out.printf("h2 cycle %d: killed after %d transactions (%d committed transfers, %d in flight)%n", cycle,
-                        l.done.get(), l.committed.size(), l.inflight.size());
-                s = ThreadedKvRecoveryIT.recover(log, port, server, cycle + 1);
-                assertThat(check(port, l)).as("cycle %d (seed %d): the database after recovery", cycle, seed).isEmpty();
-                long before = l.done.get();
-                load(port, l, rnd, "n" + cycle, () -> {
-                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                    while (l.done.get() < before + 100 && System.nanoTime() < deadline) {
-                        try {
-                            Thread.sleep(1);
-                        } catch (InterruptedException e) {
-                            throw new IllegalStateException(e);
-                        }
-                    }
-                });
-                assertThat(l.done.get()).as("the recovered server runs new transactions (seed " + seed + ")")
-                        .isGreaterThanOrEqualTo(before + 100);
-                assertThat(check(port, l)).as("after new transactions on the recovered server").isEmpty();
-            }
-        } finally {
-            KvRecoveryIT.kill(s);
+        } catch (SQLException e) {
+            KvRecoveryIT.kill(app.current);
+            throw e;
         }
+        app.refusalAllowed = true;
+        KillRecoverCycles.run(app, CYCLES, seed, rnd, 50, 600, (tag, until) -> load(port, l, rnd, tag, until),
+                () -> check(port, l));
+        System.out.printf("h2: %d of %d recoveries stopped with a divergence report (seed %d)%n", app.refused,
+                CYCLES, seed);
     }
 }
