@@ -40,7 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * notifyAll} inside {@code synchronized} methods, and who gets such a monitor is not yet a logged
  * scheduling decision (the README's "Not yet"), so a recovery may instead stop with a divergence
  * report (exit 3, never having said live); the cycles end there, and the test says so (before the
- * stolen-switch fixes about 1 recovery in 4 did; none of 20 since). A recovery that goes live into
+ * last scheduler fixes about 1 recovery in 4 did; none of the last 20). A recovery that goes live into
  * a wrong state, hangs, or ends any other way fails the test.
  */
 @Tag("scheduler")
