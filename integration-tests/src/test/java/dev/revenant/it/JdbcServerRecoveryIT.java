@@ -26,11 +26,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A database server none of us wrote, from Maven Central: H2's TCP server, started from its own main
- * class ({@code org.h2.tools.Server}) under the agent, an in-memory database, a thread per
- * connection, MVStore row locks, its own spin locks and monitors. The client is H2's own JDBC
- * driver: 4 connections at once move money between 16 accounts in transactions (take from one
- * account if it has enough, give to another, note the transfer in a ledger table, commit), killed
+ * Database servers none of us wrote, from Maven Central, each started from its own main class under
+ * the agent with an in-memory database: H2's TCP server ({@code org.h2.tools.Server}: a thread per
+ * connection, MVStore row locks, its own spin locks and monitors) and HSQLDB's ({@code
+ * org.hsqldb.server.Server}: a thread per connection, lock-based transactions, monitors). The client
+ * is each one's own JDBC driver: 4 connections at once move money between 16 accounts in
+ * transactions (take from one account if it has enough, give to another, note the transfer in a
+ * ledger table, commit), killed
  * with SIGKILL at a seeded random point, recovered with the real CLI, twice in one log. After each
  * recovery every committed transfer is in the ledger, nothing else is but the transactions in
  * flight at the kill, every balance is the opening balance plus its ledger, the total is the
@@ -44,11 +46,11 @@ import org.junit.jupiter.api.io.TempDir;
  * a wrong state, hangs, or ends any other way fails the test.
  */
 @Tag("scheduler")
-class H2RecoveryIT {
+class JdbcServerRecoveryIT {
     static final int CLIENTS = 4;
     static final int ACCOUNTS = 16;
     static final long OPENING = 1000;
-    static final int CYCLES = Integer.getInteger("revenant.it.h2Cycles", 2);
+    static final int CYCLES = Integer.getInteger("revenant.it.jdbcCycles", 2);
 
     @TempDir
     Path tmp;
@@ -60,19 +62,40 @@ class H2RecoveryIT {
         final AtomicLong done = new AtomicLong();
     }
 
-    static String url(int port) {
-        return "jdbc:h2:tcp://127.0.0.1:" + port + "/mem:bank;DB_CLOSE_DELAY=-1";
+    /** One server: how to start it on a port, what the line it prints when ready holds, its JDBC URL. */
+    record Db(String name, String ready, String urlFormat, Class<?> driver, List<String> mainAndArgs) {
+        String url(int port) {
+            return String.format(urlFormat, port);
+        }
+
+        List<String> command(int port) throws Exception {
+            Path jar = Path.of(driver.getProtectionDomain().getCodeSource().getLocation().toURI());
+            List<String> cmd = new ArrayList<>(List.of(JavaProcess.javaBin(), "-Dh2.bindAddress=127.0.0.1", "-cp",
+                    jar.toString()));
+            mainAndArgs.forEach(a -> cmd.add(a.replace("PORT", Integer.toString(port))));
+            return cmd;
+        }
     }
 
-    static List<String> serverCommand(int port) throws Exception {
-        Path h2 = Path.of(org.h2.Driver.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        return List.of(JavaProcess.javaBin(), "-Dh2.bindAddress=127.0.0.1", "-cp", h2.toString(), "org.h2.tools.Server",
-                "-tcp", "-tcpPort", Integer.toString(port), "-ifNotExists");
+    static final Db H2 = new Db("h2", "TCP server running at ", "jdbc:h2:tcp://127.0.0.1:%d/mem:bank;DB_CLOSE_DELAY=-1",
+            org.h2.Driver.class, List.of("org.h2.tools.Server", "-tcp", "-tcpPort", "PORT", "-ifNotExists"));
+    static final Db HSQLDB = new Db("hsqldb", "Startup sequence completed", "jdbc:hsqldb:hsql://127.0.0.1:%d/bank",
+            org.hsqldb.jdbc.JDBCDriver.class, List.of("org.hsqldb.server.Server", "--database.0", "mem:bank",
+                    "--dbname.0", "bank", "--port", "PORT", "--address", "127.0.0.1"));
+
+    /** A conflict the database resolves by rolling back (deadlock, lock timeout): the client retries. */
+    static boolean retryable(SQLException e) {
+        return e.getErrorCode() == 40001 || e.getErrorCode() == 50200 || "40001".equals(e.getSQLState());
     }
 
-    static void client(int id, int port, Ledger l, String tag, AtomicBoolean stop, List<Throwable> failures) {
+    /** The connection broke (the server died): expected at the kill. */
+    static boolean broken(SQLException e) {
+        return e.getErrorCode() == 90067 || e.getSQLState() != null && e.getSQLState().startsWith("08");
+    }
+
+    static void client(Db db, int id, int port, Ledger l, String tag, AtomicBoolean stop, List<Throwable> failures) {
         Random r = new Random(id * 7919L + tag.hashCode());
-        try (Connection c = DriverManager.getConnection(url(port), "sa", "")) {
+        try (Connection c = DriverManager.getConnection(db.url(port), "sa", "")) {
             c.setAutoCommit(false);
             PreparedStatement take = c.prepareStatement("UPDATE acct SET bal = bal - ? WHERE id = ? AND bal >= ?");
             PreparedStatement give = c.prepareStatement("UPDATE acct SET bal = bal + ? WHERE id = ?");
@@ -104,8 +127,8 @@ class H2RecoveryIT {
                         c.rollback();
                     }
                 } catch (SQLException e) {
-                    if (e.getErrorCode() != 40001 && e.getErrorCode() != 50200) {
-                        throw e; // not a deadlock or lock timeout, which H2 may answer under contention
+                    if (!retryable(e)) {
+                        throw e; // not a deadlock or lock timeout, which a database may answer under contention
                     }
                     c.rollback();
                 }
@@ -113,8 +136,8 @@ class H2RecoveryIT {
                 l.done.incrementAndGet();
             }
         } catch (SQLException e) {
-            // the server died under us (H2 says "connection is broken"): the transaction in flight stays uncertain
-            if (e.getErrorCode() != 90067 && !stop.get()) {
+            // the server died under us: the transaction in flight stays uncertain
+            if (!broken(e) && !stop.get()) {
                 failures.add(e);
             }
         } catch (Throwable e) {
@@ -122,18 +145,18 @@ class H2RecoveryIT {
         }
     }
 
-    static void load(int port, Ledger l, Random rnd, String tag, Runnable until) throws Exception {
-        ClientThreads.run(CLIENTS, "h2-client", rnd, (id, seed, stop, failures) -> client(id, port, l, tag, stop, failures),
-                until);
+    static void load(Db db, int port, Ledger l, Random rnd, String tag, Runnable until) throws Exception {
+        ClientThreads.run(CLIENTS, db.name() + "-client", rnd,
+                (id, seed, stop, failures) -> client(db, id, port, l, tag, stop, failures), until);
     }
 
     /** The database against the ledger; the in-flight transfers that committed join it. Empty: all is well. */
-    static List<String> check(int port, Ledger l) throws SQLException {
+    static List<String> check(Db db, int port, Ledger l) throws SQLException {
         List<String> problems = new ArrayList<>();
         Set<String> ledger = ConcurrentHashMap.newKeySet();
         long[] expected = new long[ACCOUNTS];
         Arrays.fill(expected, OPENING);
-        try (Connection c = DriverManager.getConnection(url(port), "sa", ""); Statement s = c.createStatement()) {
+        try (Connection c = DriverManager.getConnection(db.url(port), "sa", ""); Statement s = c.createStatement()) {
             try (ResultSet rs = s.executeQuery("SELECT client, k, src, dst, amt FROM ledger")) {
                 while (rs.next()) {
                     ledger.add(rs.getString(1) + " " + rs.getLong(2) + " " + rs.getInt(3) + " " + rs.getInt(4) + " "
@@ -170,31 +193,40 @@ class H2RecoveryIT {
             }
         }
         l.inflight.clear();
-        System.out.printf("h2: %d transfers in the ledger, %d were acknowledged%n", ledger.size(), committed.size());
+        System.out.printf("%s: %d transfers in the ledger, %d were acknowledged%n", db.name(), ledger.size(), committed.size());
         return problems;
     }
 
     @Test
     void everyCommittedTransferSurvivesKillAndRecoveryOfTheH2Server() throws Exception {
+        run(H2);
+    }
+
+    @Test
+    void everyCommittedTransferSurvivesKillAndRecoveryOfTheHsqldbServer() throws Exception {
+        run(HSQLDB);
+    }
+
+    void run(Db db) throws Exception {
         long seed = Long.getLong("revenant.it.seed", System.nanoTime());
-        System.out.println("h2: seed " + seed + " (-Drevenant.it.seed=" + seed + " repeats it)");
+        System.out.println(db.name() + ": seed " + seed + " (-Drevenant.it.seed=" + seed + " repeats it)");
         Random rnd = new Random(seed);
         int port;
         try (ServerSocket probe = new ServerSocket(0)) {
             port = probe.getLocalPort();
         }
-        Path log = Files.createDirectories(tmp.resolve("h2"));
-        List<String> server = serverCommand(port);
+        Path log = Files.createDirectories(tmp.resolve(db.name()));
+        List<String> server = db.command(port);
         List<String> cmd = new ArrayList<>(List.of(JavaProcess.javaBin(), "-javaagent:" + Cli.agentJar() + "=log=" + log));
         cmd.addAll(server.subList(1, server.size()));
         JavaProcess first = JavaProcess.start(Map.of("REVENANT_NO_PROGRESS", "1"), cmd);
-        first.await(x -> x.startsWith("TCP server running at "), 60);
+        first.await(x -> x.contains(db.ready()), 60);
         Ledger l = new Ledger();
-        KillRecoverCycles.App app = new KillRecoverCycles.App("h2", log, port, server, l.done,
+        KillRecoverCycles.App app = new KillRecoverCycles.App(db.name(), log, port, server, l.done,
                 new KvRecoveryIT.Server(first, first.process.pid(), port));
-        try (Connection c = DriverManager.getConnection(url(port), "sa", ""); Statement st = c.createStatement()) {
+        try (Connection c = DriverManager.getConnection(db.url(port), "sa", ""); Statement st = c.createStatement()) {
             st.execute("CREATE TABLE acct(id INT PRIMARY KEY, bal BIGINT NOT NULL)");
-            st.execute("CREATE TABLE ledger(client VARCHAR(32), k BIGINT, src INT, dst INT, amt BIGINT, at TIMESTAMP,"
+            st.execute("CREATE TABLE ledger(client VARCHAR(32), k BIGINT, src INT, dst INT, amt BIGINT, ts TIMESTAMP,"
                     + " PRIMARY KEY(client, k))");
             for (int i = 0; i < ACCOUNTS; i++) {
                 st.execute("INSERT INTO acct VALUES (" + i + ", " + OPENING + ")");
@@ -204,9 +236,9 @@ class H2RecoveryIT {
             throw e;
         }
         app.refusalAllowed = true;
-        KillRecoverCycles.run(app, CYCLES, seed, rnd, 50, 600, (tag, until) -> load(port, l, rnd, tag, until),
-                () -> check(port, l));
-        System.out.printf("h2: %d of %d recoveries stopped with a divergence report (seed %d)%n", app.refused,
+        KillRecoverCycles.run(app, CYCLES, seed, rnd, 50, 600, (tag, until) -> load(db, port, l, rnd, tag, until),
+                () -> check(db, port, l));
+        System.out.printf("%s: %d of %d recoveries stopped with a divergence report (seed %d)%n", db.name(), app.refused,
                 CYCLES, seed);
     }
 }
