@@ -1,7 +1,6 @@
 package dev.revenant.it;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -161,19 +160,12 @@ class BankRecoveryIT {
 
     @Test
     void theBankBalancesAndEveryAcknowledgedTransferSurviveTwoRecoveries() throws Exception {
-        long seed = Long.getLong("revenant.it.seed", System.nanoTime());
-        System.out.println("bank: seed " + seed + " (-Drevenant.it.seed=" + seed + " repeats it)");
+        long seed = KillRecoverCycles.seed("bank");
         Random rnd = new Random(seed);
-        Path log = Files.createDirectories(tmp.resolve("bank"));
-        List<String> server = ThreadedKvRecoveryIT.serverCommand("dev.revenant.demo.BankServer");
-        List<String> cmd = new ArrayList<>(List.of(JavaProcess.javaBin(), "-javaagent:" + Cli.agentJar() + "=log=" + log));
-        cmd.addAll(server.subList(1, server.size()));
-        JavaProcess first = JavaProcess.start(Map.of("REVENANT_NO_PROGRESS", "1"), cmd);
-        String line = first.await(x -> x.startsWith("bank listening on "), 60);
-        int port = Integer.parseInt(line.substring("bank listening on ".length()).trim());
         Ledger l = new Ledger();
-        KillRecoverCycles.App app = new KillRecoverCycles.App("bank", log, port, server, l.replies,
-                new KvRecoveryIT.Server(first, first.process.pid(), port));
-        KillRecoverCycles.run(app, 2, seed, rnd, 20, 400, (tag, until) -> load(port, l, rnd, until), () -> check(port, l));
+        KillRecoverCycles.App app = KillRecoverCycles.startDemo("bank", tmp, "dev.revenant.demo.BankServer",
+                "bank listening on ", l.replies);
+        KillRecoverCycles.run(app, 2, seed, rnd, 20, 400, (tag, until) -> load(app.port, l, rnd, until),
+                () -> check(app.port, l));
     }
 }

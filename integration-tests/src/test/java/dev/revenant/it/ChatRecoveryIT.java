@@ -1,7 +1,6 @@
 package dev.revenant.it;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -142,20 +141,12 @@ class ChatRecoveryIT {
 
     @Test
     void everyClientSeesOneOrderAndItSurvivesTwoRecoveries() throws Exception {
-        long seed = Long.getLong("revenant.it.seed", System.nanoTime());
-        System.out.println("chat: seed " + seed + " (-Drevenant.it.seed=" + seed + " repeats it)");
+        long seed = KillRecoverCycles.seed("chat");
         Random rnd = new Random(seed);
-        Path log = Files.createDirectories(tmp.resolve("chat"));
-        List<String> server = ThreadedKvRecoveryIT.serverCommand("dev.revenant.demo.ChatRelay");
-        List<String> cmd = new ArrayList<>(List.of(JavaProcess.javaBin(), "-javaagent:" + Cli.agentJar() + "=log=" + log));
-        cmd.addAll(server.subList(1, server.size()));
-        JavaProcess first = JavaProcess.start(Map.of("REVENANT_NO_PROGRESS", "1"), cmd);
-        String line = first.await(x -> x.startsWith("chat listening on "), 60);
-        int port = Integer.parseInt(line.substring("chat listening on ".length()).trim());
         Ledger l = new Ledger();
-        KillRecoverCycles.App app = new KillRecoverCycles.App("chat", log, port, server, l.echoes,
-                new KvRecoveryIT.Server(first, first.process.pid(), port));
-        KillRecoverCycles.run(app, 2, seed, rnd, 20, 300, (tag, until) -> load(port, l, rnd, tag, until),
-                () -> check(port, l));
+        KillRecoverCycles.App app = KillRecoverCycles.startDemo("chat", tmp, "dev.revenant.demo.ChatRelay",
+                "chat listening on ", l.echoes);
+        KillRecoverCycles.run(app, 2, seed, rnd, 20, 300, (tag, until) -> load(app.port, l, rnd, tag, until),
+                () -> check(app.port, l));
     }
 }

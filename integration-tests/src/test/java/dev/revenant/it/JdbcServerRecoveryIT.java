@@ -208,8 +208,7 @@ class JdbcServerRecoveryIT {
     }
 
     void run(Db db) throws Exception {
-        long seed = Long.getLong("revenant.it.seed", System.nanoTime());
-        System.out.println(db.name() + ": seed " + seed + " (-Drevenant.it.seed=" + seed + " repeats it)");
+        long seed = KillRecoverCycles.seed(db.name());
         Random rnd = new Random(seed);
         int port;
         try (ServerSocket probe = new ServerSocket(0)) {

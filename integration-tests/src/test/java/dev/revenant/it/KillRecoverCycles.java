@@ -50,6 +50,29 @@ final class KillRecoverCycles {
 
     private KillRecoverCycles() {}
 
+    /** The test's seed, from {@code -Drevenant.it.seed} or the clock, said so that a failure can be repeated. */
+    static long seed(String name) {
+        long seed = Long.getLong("revenant.it.seed", System.nanoTime());
+        System.out.println(name + ": seed " + seed + " (-Drevenant.it.seed=" + seed + " repeats it)");
+        return seed;
+    }
+
+    /**
+     * Starts demo-apps' {@code mainClass} on a free port under the agent, its log in {@code tmp/name},
+     * and waits for the line {@code ready <port>} it prints once it listens.
+     */
+    static App startDemo(String name, Path tmp, String mainClass, String ready, AtomicLong answers) throws Exception {
+        Path log = java.nio.file.Files.createDirectories(tmp.resolve(name));
+        List<String> server = ThreadedKvRecoveryIT.serverCommand(mainClass);
+        List<String> cmd = new java.util.ArrayList<>(List.of(JavaProcess.javaBin(),
+                "-javaagent:" + Cli.agentJar() + "=log=" + log));
+        cmd.addAll(server.subList(1, server.size()));
+        JavaProcess first = JavaProcess.start(java.util.Map.of("REVENANT_NO_PROGRESS", "1"), cmd);
+        String line = first.await(x -> x.startsWith(ready), 60);
+        int port = Integer.parseInt(line.substring(ready.length()).trim());
+        return new App(name, log, port, server, answers, new KvRecoveryIT.Server(first, first.process.pid(), port));
+    }
+
     /**
      * The cycles; kills the last process whatever happens. The kill comes after {@code least} plus a
      * random share of {@code spread} more answers.

@@ -3,7 +3,6 @@ package dev.revenant.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -205,20 +204,11 @@ class ThreadedKvRecoveryIT {
 
     /** Record, then CYCLES times: concurrent writers, kill -9 at a seeded random point, recover, check. */
     static void run(String mainClass, Path tmp, String name, int cycles) throws Exception {
-        long seed = Long.getLong("revenant.it.seed", System.nanoTime());
-        System.out.println(name + ": seed " + seed + " (-Drevenant.it.seed=" + seed + " repeats it)");
+        long seed = KillRecoverCycles.seed(name);
         Random rnd = new Random(seed);
-        Path log = Files.createDirectories(tmp.resolve(name));
-        List<String> server = serverCommand(mainClass);
-        List<String> cmd = new ArrayList<>(List.of(JavaProcess.javaBin(), "-javaagent:" + Cli.agentJar() + "=log=" + log));
-        cmd.addAll(server.subList(1, server.size()));
-        JavaProcess first = JavaProcess.start(Map.of("REVENANT_NO_PROGRESS", "1"), cmd);
-        String l = first.await(x -> x.startsWith("kv listening on "), 60);
-        int port = Integer.parseInt(l.substring("kv listening on ".length()).trim());
         Acks a = new Acks();
-        KillRecoverCycles.App app = new KillRecoverCycles.App(name, log, port, server, a.replies,
-                new KvRecoveryIT.Server(first, first.process.pid(), port));
-        KillRecoverCycles.run(app, cycles, seed, rnd, 20, 400, (tag, until) -> load(port, a, rnd, until),
-                () -> check(port, a));
+        KillRecoverCycles.App app = KillRecoverCycles.startDemo(name, tmp, mainClass, "kv listening on ", a.replies);
+        KillRecoverCycles.run(app, cycles, seed, rnd, 20, 400, (tag, until) -> load(app.port, a, rnd, until),
+                () -> check(app.port, a));
     }
 }
