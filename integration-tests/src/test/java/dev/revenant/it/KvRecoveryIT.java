@@ -101,7 +101,7 @@ class KvRecoveryIT {
     }
 
     /** One client's loop until the server dies or the test says stop. */
-    static void load(int client, int port, Model m, long seed, AtomicBoolean stop, List<AssertionError> failures) {
+    static void load(int client, int port, Model m, long seed, AtomicBoolean stop, List<Throwable> failures) {
         Random rnd = new Random(seed);
         try (Client c = new Client(port)) {
             long n = 0;
@@ -237,27 +237,9 @@ class KvRecoveryIT {
 
     /** Runs the clients until {@code killer} has killed the server. */
     static void loadUntilKilled(Server s, Model m, Random rnd, Runnable killer) throws Exception {
-        AtomicBoolean stop = new AtomicBoolean();
-        List<AssertionError> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
-        List<Thread> threads = new ArrayList<>();
-        for (int i = 0; i < CLIENTS; i++) {
-            int client = i;
-            long seed = rnd.nextLong() & 0xFFFFFF;
-            Thread t = new Thread(() -> load(client, s.port(), m, seed, stop, failures), "kv-client-" + i);
-            t.start();
-            threads.add(t);
-        }
-        try {
-            killer.run();
-        } finally {
-            stop.set(true);
-            for (Thread t : threads) {
-                t.join(TimeUnit.SECONDS.toMillis(60));
-            }
-        }
-        if (!failures.isEmpty()) {
-            throw failures.get(0);
-        }
+        // Seeds cut to 24 bits: they are part of every value a client writes.
+        ClientThreads.run(CLIENTS, "kv-client", rnd,
+                (client, seed, stop, failures) -> load(client, s.port(), m, seed & 0xFFFFFF, stop, failures), killer);
     }
 
     @Test
