@@ -87,8 +87,7 @@ final class CallSiteTransformer implements QuietTransformer.Selective {
             v = hash = new HashCallSites.SitesVisitor(v);
         }
         if (clockSites) {
-            v = clock = new ClockCallSites.Visitor(v, loader, bytes, true);
-            clock.appClass = true;
+            v = clock = new ClockCallSites.Visitor(v, loader, bytes, true, true);
         }
         reader.accept(methods == CallSiteScan.ALL ? v
                 : new OnlyMethods(v, writer, (name, desc) -> methods.contains(name + desc)), 0);

@@ -48,15 +48,6 @@ final class ClockCallSites {
         };
     }
 
-    /** The rewrite for a class of {@code loader} (null: the boot loader) whose bytes are {@code classFile}. */
-    static ClassRewrite rewrite(ClassLoader loader, byte[] classFile) {
-        return next -> {
-            Visitor v = new Visitor(next, loader, classFile, true);
-            v.appClass = true;
-            return v;
-        };
-    }
-
     /** For JDK classes (boot loader); their own bytes are looked up if ever needed. */
     static final ClassRewrite JDK = forJdk(true);
 
@@ -70,7 +61,7 @@ final class ClockCallSites {
         return new ClassRewrite() {
             @Override
             public ClassVisitor wrap(ClassVisitor next) {
-                return new Visitor(next, null, null, required);
+                return new Visitor(next, null, null, required, false);
             }
 
             @Override
@@ -88,14 +79,15 @@ final class ClockCallSites {
         private String selfSuper;
         private final boolean required;
         /** App code: its spin hints become scheduling points (the JDK's own stay as they are). */
-        boolean appClass;
+        private final boolean appClass;
         boolean changed;
 
-        Visitor(ClassVisitor next, ClassLoader loader, byte[] ownBytes, boolean required) {
+        Visitor(ClassVisitor next, ClassLoader loader, byte[] ownBytes, boolean required, boolean appClass) {
             super(Opcodes.ASM9, next);
             this.loader = loader;
             this.ownBytes = ownBytes;
             this.required = required;
+            this.appClass = appClass;
         }
 
         @Override

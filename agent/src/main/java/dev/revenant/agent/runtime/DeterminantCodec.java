@@ -71,9 +71,7 @@ public final class DeterminantCodec {
             long from = first(payload);
             return from == 0 ? "serial schedule: this thread starts with the run token"
                     : "run token to this thread from thread " + from + " at its tick "
-                            + (second(payload) & ~dev.revenant.agent.runtime.schedule.SerialScheduler.STOLEN)
-                            + ((second(payload) & dev.revenant.agent.runtime.schedule.SerialScheduler.STOLEN) != 0
-                                    ? " (taken while it was stuck entering a monitor)" : "");
+                            + dev.revenant.agent.runtime.schedule.SerialScheduler.describeTick(second(payload));
         }
         if (payload.length == 9) {
             return name + " = " + first(payload);

@@ -40,7 +40,7 @@ final class Recorder implements Determinants {
     /** A switch of the serial scheduler's run token to {@code to}; its position, or -1 if the log failed. */
     long appendSwitch(ThreadState to, long fromVid, long fromTick) {
         return log.append(dev.revenant.log.RecordTypes.SCHEDULE, to.vid,
-                fromTick & ~dev.revenant.agent.runtime.schedule.SerialScheduler.STOLEN,
+                dev.revenant.agent.runtime.schedule.SerialScheduler.tickOf(fromTick),
                 Replayer.switchPayload(fromVid, fromTick));
     }
 

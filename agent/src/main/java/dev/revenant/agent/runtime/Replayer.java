@@ -262,8 +262,8 @@ final class Replayer implements SerialScheduler.Script {
             return false;
         }
         long tick = DeterminantCodec.second(r.payload());
-        if ((tick & SerialScheduler.STOLEN) == 0 || DeterminantCodec.first(r.payload()) != t.vid
-                || (tick & ~SerialScheduler.STOLEN) != t.ticks) {
+        if (!SerialScheduler.stolen(tick) || DeterminantCodec.first(r.payload()) != t.vid
+                || SerialScheduler.tickOf(tick) != t.ticks) {
             return false;
         }
         main.poll();
@@ -400,8 +400,8 @@ final class Replayer implements SerialScheduler.Script {
             return -1;
         }
         long fromVid = DeterminantCodec.first(r.payload());
-        long fromTick = DeterminantCodec.second(r.payload()) & ~SerialScheduler.STOLEN;
-        boolean stolen = (DeterminantCodec.second(r.payload()) & SerialScheduler.STOLEN) != 0;
+        long fromTick = SerialScheduler.tickOf(DeterminantCodec.second(r.payload()));
+        boolean stolen = SerialScheduler.stolen(DeterminantCodec.second(r.payload()));
         if (stolen && fromVid == from.vid && fromTick == tick) {
             return -1; // recorded after this point, where the thread got stuck on a monitor: taken there
         }
@@ -437,7 +437,7 @@ final class Replayer implements SerialScheduler.Script {
         }
         LogRecord r = peekMain();
         if (r == null || r.type() != RecordTypes.SCHEDULE || DeterminantCodec.first(r.payload()) != holder.vid
-                || (DeterminantCodec.second(r.payload()) & ~SerialScheduler.STOLEN) != tick) {
+                || SerialScheduler.tickOf(DeterminantCodec.second(r.payload())) != tick) {
             return -1;
         }
         main.poll();
@@ -496,10 +496,8 @@ final class Replayer implements SerialScheduler.Script {
 
     private static String describe(LogRecord r) {
         if (r.type() == RecordTypes.SCHEDULE) {
-            long tick = DeterminantCodec.second(r.payload());
             return "switch to thread " + r.thread() + " from thread " + DeterminantCodec.first(r.payload())
-                    + " at its tick " + (tick & ~SerialScheduler.STOLEN)
-                    + ((tick & SerialScheduler.STOLEN) != 0 ? " (taken while it was stuck entering a monitor)" : "");
+                    + " at its tick " + SerialScheduler.describeTick(DeterminantCodec.second(r.payload()));
         }
         return DeterminantCodec.describe(r.payload());
     }

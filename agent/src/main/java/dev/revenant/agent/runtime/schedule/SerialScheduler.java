@@ -74,6 +74,21 @@ public final class SerialScheduler implements Sched.Scheduler {
      */
     public static final long STOLEN = 1L << 62;
 
+    /** The tick a logged switch names, without its {@link #STOLEN} mark. */
+    public static long tickOf(long logged) {
+        return logged & ~STOLEN;
+    }
+
+    /** Whether a logged switch was taken from a holder stuck entering a monitor. */
+    public static boolean stolen(long logged) {
+        return (logged & STOLEN) != 0;
+    }
+
+    /** A logged switch's tick for people: the number, and how the token was taken if it was stolen. */
+    public static String describeTick(long logged) {
+        return tickOf(logged) + (stolen(logged) ? " (taken while it was stuck entering a monitor)" : "");
+    }
+
     private final Object lock;
     private final SwitchLog log;
     private volatile Script script;
