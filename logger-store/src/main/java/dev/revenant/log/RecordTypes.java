@@ -34,6 +34,11 @@ public final class RecordTypes {
     public static final int SELECT = 23;
     /** A thread switch made by the scheduler. */
     public static final int SCHEDULE = 30;
+    /**
+     * With {@code check=stamps}: the identity-hash stamp counter and scheduling tick its thread had
+     * at the determinant it follows (same thread, same sequence number), for replay to compare.
+     */
+    public static final int STAMP_CHECK = 31;
     /** A checkpoint became durable and covers the log up to the position it names. */
     public static final int CHECKPOINT = 40;
     /** Free-form marker written by tools and tests. */
@@ -53,6 +58,7 @@ public final class RecordTypes {
         NAMES.put(SOCKET_WRITE, "SOCKET_WRITE");
         NAMES.put(SELECT, "SELECT");
         NAMES.put(SCHEDULE, "SCHEDULE");
+        NAMES.put(STAMP_CHECK, "STAMP_CHECK");
         NAMES.put(CHECKPOINT, "CHECKPOINT");
         NAMES.put(NOTE, "NOTE");
     }

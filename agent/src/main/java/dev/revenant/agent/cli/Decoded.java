@@ -88,6 +88,14 @@ final class Decoded {
             case RecordTypes.CLOCK, RecordTypes.TIMED_WAIT, RecordTypes.RANDOM, RecordTypes.SOCKET_ACCEPT,
                     RecordTypes.SOCKET_READ, RecordTypes.SOCKET_WRITE, RecordTypes.SELECT, RecordTypes.SCHEDULE ->
                     d.determinant(p);
+            case RecordTypes.STAMP_CHECK -> {
+                d.data = p;
+                d.summary = p.length == 16
+                        ? "stamp check of sequence " + r.threadSeq() + ": " + ByteBuffer.wrap(p)
+                                .order(ByteOrder.LITTLE_ENDIAN).getLong(0) + " stamps, tick "
+                                + ByteBuffer.wrap(p).order(ByteOrder.LITTLE_ENDIAN).getLong(8)
+                        : InspectCommand.escaped(p, 64);
+            }
             default -> {
                 d.data = p;
                 d.summary = InspectCommand.escaped(p, 64);

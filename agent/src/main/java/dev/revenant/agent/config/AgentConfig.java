@@ -19,11 +19,14 @@ import java.util.Map;
  * {@code disable} (switch off recording of a category: for proving tests can fail, never for
  * production), {@code jmx} (register the monitoring MBean), {@code stop} (replay: park the app's
  * threads at this log position; set by {@code replay --to}) and {@code hold} (keep the JVM once
- * stopped instead of exiting 0; {@code replay --suspend}). The README's configuration table lists them.
+ * stopped instead of exiting 0; {@code replay --suspend}), {@code schedule} and {@code check}
+ * ({@code stamps}: a debugging mode that logs each thread's identity-hash stamp counter and tick
+ * beside every determinant, so that replay reports the first determinant where they part). The
+ * README's configuration table lists them.
  */
 public record AgentConfig(Path log, boolean strict, String commit, List<String> exclude, String role, boolean force,
                           List<String> disable, String diskfull, boolean jmx, long stop, boolean hold,
-                          String schedule) {
+                          String schedule, String check) {
 
     /** Every key with its default; the order is the README's. */
     public static final Map<String, String> DEFAULTS;
@@ -42,6 +45,7 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
         d.put("stop", "-1");
         d.put("hold", "false");
         d.put("schedule", "serial");
+        d.put("check", "none");
         DEFAULTS = java.util.Collections.unmodifiableMap(d);
     }
 
@@ -130,8 +134,13 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
         if (!schedule.equals("serial") && !schedule.equals("none")) {
             throw new ConfigException("schedule=" + v.get("schedule") + ": expected serial or none");
         }
+        String check = v.get("check").toLowerCase(Locale.ROOT);
+        if (!check.equals("none") && !check.equals("stamps")) {
+            throw new ConfigException("check=" + v.get("check") + ": expected none or stamps");
+        }
         return new AgentConfig(Path.of(v.get("log")), strict.equals("true"), commit, exclude, role,
-                force.equals("true"), disable, diskfull, jmx.equals("true"), stop, hold.equals("true"), schedule);
+                force.equals("true"), disable, diskfull, jmx.equals("true"), stop, hold.equals("true"), schedule,
+                check);
     }
 
     /** A bad setting; the message is the one line the user sees. */

@@ -12,9 +12,12 @@ import dev.revenant.log.LogWriter;
 final class Recorder implements Determinants {
     private final LogWriter log;
     private volatile boolean reportedFailure;
+    /** {@code check=stamps}: each determinant is followed by its thread's stamp counter and tick. */
+    private final boolean checkStamps;
 
-    Recorder(LogWriter log) {
+    Recorder(LogWriter log, boolean checkStamps) {
         this.log = log;
+        this.checkStamps = checkStamps;
     }
 
     LogWriter log() {
@@ -26,7 +29,11 @@ final class Recorder implements Determinants {
         if (dev.revenant.bridge.TickTrace.on()) {
             dev.revenant.bridge.TickTrace.determinant(t, t.seq, kind, false);
         }
+        long stamps = checkStamps ? dev.revenant.bridge.IdentityHashes.threadCounter() : 0;
         long p = log.append(DeterminantCodec.recordType(kind), t.vid, t.seq++, payload);
+        if (checkStamps && p >= 0) {
+            log.append(dev.revenant.log.RecordTypes.STAMP_CHECK, t.vid, t.seq - 1, StampCheck.payload(stamps, t.ticks));
+        }
         // A log closed at JVM exit (our shutdown hook) while app threads still run is no failure.
         if (p < 0 && !reportedFailure && !log.isClosing() && !LogHealth.told) {
             reportedFailure = true;

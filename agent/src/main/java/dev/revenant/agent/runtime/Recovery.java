@@ -91,6 +91,6 @@ final class Recovery implements Run.GoLive {
         AgentLog.line(LIVE + "{\"epoch\":" + w.epoch() + ",\"replayed\":" + replayed + ",\"lastReplayedPosition\":"
                 + lastPosition + ",\"firstLivePosition\":" + w.sessionStart() + ",\"replayMillis\":" + millis + ","
                 + servers + "," + sockets + "}");
-        return new Recorder(w);
+        return new Recorder(w, config.check().equals("stamps"));
     }
 }

@@ -39,10 +39,18 @@ final class Replayer implements SerialScheduler.Script {
     static final int EXIT_DIVERGENCE = 3;
     /** How far a thread off the main line may read ahead for its next record. */
     private static final int WINDOW = 1 << 20;
+    /** How many records past a determinant its {@code STAMP_CHECK} may lie (other threads' records in between). */
+    private static final int CHECK_REACH = 256;
 
     private final LogReader reader;
     private final ArrayDeque<LogRecord> main = new ArrayDeque<>();
     private final Map<Long, ArrayDeque<LogRecord>> side = new HashMap<>();
+    /** {@code STAMP_CHECK} records read and not yet compared, per thread (a log recorded with {@code check=stamps}). */
+    private final Map<Long, ArrayDeque<LogRecord>> checks = new HashMap<>();
+    /** How far to read on for a determinant's check: set once the log is seen to hold checks. */
+    private int checkReach;
+    /** Determinants in a row whose check was not found. */
+    private int checksMissed;
     private final long endPosition;
     private final EndAction atEnd;
     private final Progress progress;
@@ -90,6 +98,10 @@ final class Replayer implements SerialScheduler.Script {
             queue(first);
         } else {
             lastPosition = first.position(); // the scheduler's opening mark: main holds the token
+        }
+        // A log recorded with check=stamps shows a check within its first records.
+        for (int i = 0; i < 16 && checkReach == 0 && readOne(); i++) {
+            // reading on
         }
     }
 
@@ -202,7 +214,10 @@ final class Replayer implements SerialScheduler.Script {
 
     private void queue(LogRecord r) {
         lastPosition = r.position();
-        if (r.type() == RecordTypes.SCHEDULE && serial) {
+        if (r.type() == RecordTypes.STAMP_CHECK) {
+            checks.computeIfAbsent(r.thread(), k -> new ArrayDeque<>()).add(r);
+            checkReach = CHECK_REACH;
+        } else if (r.type() == RecordTypes.SCHEDULE && serial) {
             main.add(r);
             readHolder = r.thread();
             queuedTotal++;
@@ -381,12 +396,48 @@ final class Replayer implements SerialScheduler.Script {
         if (DeterminantCodec.kind(r.payload()) != kind || r.threadSeq() != t.seq) {
             diverged(t, DeterminantCodec.kindName(kind), r, null);
         }
+        if (checkReach > 0) {
+            compareStamps(t, r, kind);
+        }
         if (dev.revenant.bridge.TickTrace.on()) {
             dev.revenant.bridge.TickTrace.determinant(t, t.seq, kind, true);
         }
         t.seq++;
         consumed(r);
         return r;
+    }
+
+    /**
+     * {@code check=stamps}: the thread's stamp counter and tick must be what they were when {@code r}
+     * was recorded. Its check follows it closely in the log; a determinant without one (a later
+     * session recorded without the mode) is not compared, and after a run of those replay stops looking.
+     */
+    private void compareStamps(ThreadState t, LogRecord r, int kind) {
+        long stamps = dev.revenant.bridge.IdentityHashes.threadCounter();
+        LogRecord c = checkOf(t.vid, r.threadSeq());
+        for (int read = 0; c == null && read < checkReach && readOne(); read++) {
+            c = checkOf(t.vid, r.threadSeq());
+        }
+        if (c == null) {
+            if (++checksMissed > 32) {
+                checkReach = 0;
+            }
+            return;
+        }
+        checksMissed = 0;
+        String why = StampCheck.mismatch(c.payload(), r.threadSeq(), stamps, t.ticks);
+        if (why != null) {
+            diverged(t, DeterminantCodec.kindName(kind), r, why);
+        }
+    }
+
+    /** The check of {@code vid}'s determinant {@code seq} if it has been read; older ones are dropped. */
+    private LogRecord checkOf(long vid, long seq) {
+        ArrayDeque<LogRecord> q = checks.get(vid);
+        while (q != null && !q.isEmpty() && q.peek().threadSeq() < seq) {
+            q.poll();
+        }
+        return q != null && !q.isEmpty() && q.peek().threadSeq() == seq ? q.poll() : null;
     }
 
     @Override

@@ -145,7 +145,7 @@ final class Session {
                 + " while main runs" : "(in parallel: log open + environment record", opening.nanos());
         phases.note(")");
         AgentMain.setWriter(w);
-        Run run = Run.recording(new Recorder(w));
+        Run run = Run.recording(new Recorder(w, config.check().equals("stamps")));
         NetRuntime net = new NetRuntime(run, config.commit().equals("pessimistic"));
         LogHealth.watch(w, net, config.diskfull());
         dev.revenant.bridge.NetHooks.install(net);
