@@ -129,6 +129,15 @@ public final class NetEntry {
         return thrown;
     }
 
+    /** {@code ServerSocketChannelImpl.isBound()} (what {@code ServerSocket.isBound} and {@code getLocalSocketAddress} ask). */
+    public static boolean serverBound(boolean ret, int fd) {
+        try {
+            return NetHooks.serverBound(fd, ret);
+        } catch (Throwable t) {
+            return ret;
+        }
+    }
+
     /** {@code getLocalAddress()}/{@code localAddress()} of either kind of channel. */
     public static Object localAddress(Object ret, int fd) {
         try {

@@ -31,6 +31,11 @@ public final class NetHooks {
     public static final Object NO_CONNECTION = new Object();
 
     private static volatile Net impl;
+    private static Binds binds;
+    private static Accepts accepts;
+    private static Transfers transfers;
+    private static Connects connects;
+    private static Selectors selectors;
     private static volatile LiveWait liveWait;
 
     /** The real {@code EPoll.wait}, which the bridge cannot call itself (package-private in sun.nio.ch). */
@@ -46,47 +51,42 @@ public final class NetHooks {
     private NetHooks() {}
 
     public static void install(Net n) {
-        impl = n;
+        binds = n.binds();
+        accepts = n.accepts();
+        transfers = n.transfers();
+        connects = n.connects();
+        selectors = n.selectors();
+        impl = n; // last: the parts are seen once this is
     }
 
-    /** The runtime side; implemented in the agent's class loader. */
+    /** The runtime side, implemented in the agent's class loader: one part per concern. */
     public interface Net {
+        Binds binds();
+
+        Accepts accepts();
+
+        Transfers transfers();
+
+        Connects connects();
+
+        Selectors selectors();
+
+        /** Says once that the app uses something this version does not record. */
+        void unsupported(String what);
+    }
+
+    /** Server sockets bound, and the addresses a socket reports (NIO channels and {@code NioSocketImpl}). */
+    public interface Binds {
         Object bindEnter(ThreadState t, Object channel, int fd, SocketAddress requested, int backlog);
 
         void bindExit(ThreadState t, int fd, Object result, Throwable thrown);
 
         SocketAddress localAddress(ThreadState t, int fd, SocketAddress live);
 
+        /** {@code ServerSocketChannelImpl.isBound()}: true for a server replay keeps unbound at its recorded address. */
+        boolean serverBound(ThreadState t, int fd, boolean live);
+
         SocketAddress remoteAddress(ThreadState t, int fd, SocketAddress live);
-
-        Object acceptEnter(ThreadState t, int serverFd);
-
-        void acceptExit(ThreadState t, int serverFd, Object accepted, Throwable thrown);
-
-        Object readEnter(ThreadState t, int fd, ByteBuffer dst);
-
-        void readExit(ThreadState t, int fd, ByteBuffer dst, int n, Throwable thrown);
-
-        Object writeEnter(ThreadState t, Object channel, int fd, ByteBuffer src);
-
-        void writeExit(ThreadState t, int fd, int n, Throwable thrown, ByteBuffer src);
-
-        void closing(ThreadState t, Object channel);
-
-        void shuttingDownOutput(ThreadState t, int fd);
-
-        void selectorOpened(int epfd, Object eventfd);
-
-        void unsupported(String what);
-
-        /** Writes the logged ready set into the poll array and returns its size; -1 if this thread is live. */
-        int epollReplay(ThreadState t, int epfd, long address, int max);
-
-        int epollWaitLive(int epfd, long address, int max, int timeout) throws java.io.IOException;
-
-        void epollRecord(ThreadState t, int epfd, long address, int n);
-
-        // java.net.Socket / ServerSocket (sun.nio.ch.NioSocketImpl) and the socket adaptors
 
         /** Non-null skips {@code NioSocketImpl.bind}: {@link #DONE}, or a Throwable to throw. */
         Object implBindEnter(ThreadState t, Object impl, int fd, java.net.InetAddress host, int port);
@@ -96,10 +96,31 @@ public final class NetHooks {
         /** True skips {@code NioSocketImpl.listen}: the socket is hidden until the process goes live. */
         boolean listenEnter(ThreadState t, int fd, int backlog);
 
+        /** {@code getOption(SO_BINDADDR)} of a SocketImpl: the recorded local address in replay. */
+        Object bindAddress(ThreadState t, int fd, Object live);
+    }
+
+    /** Accepted connections, of a {@code ServerSocketChannel} and of a {@code ServerSocket}. */
+    public interface Accepts {
+        Object acceptEnter(ThreadState t, int serverFd);
+
+        void acceptExit(ThreadState t, int serverFd, Object accepted, Throwable thrown);
+
         /** Non-null skips {@code NioSocketImpl.accept(SocketImpl)}: {@link #DONE} (filled), or a Throwable. */
         Object implAcceptEnter(ThreadState t, int serverFd, Object si);
 
         void implAcceptExit(ThreadState t, int serverFd, Object si, Throwable thrown);
+    }
+
+    /** Reads, writes, {@code available} and closes of connections: channels, socket streams and adaptors alike. */
+    public interface Transfers {
+        Object readEnter(ThreadState t, int fd, ByteBuffer dst);
+
+        void readExit(ThreadState t, int fd, ByteBuffer dst, int n, Throwable thrown);
+
+        Object writeEnter(ThreadState t, Object channel, int fd, ByteBuffer src);
+
+        void writeExit(ThreadState t, int fd, int n, Throwable thrown, ByteBuffer src);
 
         /** Reads into an array ({@code NioSocketImpl.read}, {@code SocketChannelImpl.blockingRead}). */
         Object streamReadEnter(ThreadState t, int fd, byte[] b, int off, int len);
@@ -115,6 +136,15 @@ public final class NetHooks {
 
         void availableExit(ThreadState t, int fd, int n, Throwable thrown);
 
+        void closing(ThreadState t, Object channel);
+
+        void shuttingDownOutput(ThreadState t, int fd);
+
+        void implClosing(ThreadState t, int fd);
+    }
+
+    /** Outgoing connects of a channel or a {@code SocketImpl}. */
+    public interface Connects {
         /**
          * Outgoing connect of a channel or a SocketImpl: null lets the JDK connect as asked; a
          * SocketAddress makes it connect there instead (replay: a stand-in); a Throwable is thrown.
@@ -128,11 +158,18 @@ public final class NetHooks {
         Object finishConnectEnter(ThreadState t, Object channel, int fd);
 
         void finishConnectExit(ThreadState t, int fd, boolean result, Throwable thrown);
+    }
 
-        void implClosing(ThreadState t, int fd);
+    /** The epoll selector: its wake-up descriptor and its ready sets. */
+    public interface Selectors {
+        void selectorOpened(int epfd, Object eventfd);
 
-        /** {@code getOption(SO_BINDADDR)} of a SocketImpl: the recorded local address in replay. */
-        Object bindAddress(ThreadState t, int fd, Object live);
+        /** Writes the logged ready set into the poll array and returns its size; -1 if this thread is live. */
+        int epollReplay(ThreadState t, int epfd, long address, int max);
+
+        int epollWaitLive(int epfd, long address, int max, int timeout) throws java.io.IOException;
+
+        void epollRecord(ThreadState t, int epfd, long address, int n);
     }
 
     private static ThreadState app() {
@@ -193,7 +230,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            return impl.bindEnter(t, channel, fd, requested, backlog);
+            return binds.bindEnter(t, channel, fd, requested, backlog);
         } finally {
             leave(t, h);
         }
@@ -206,7 +243,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            impl.bindExit(t, fd, result, thrown);
+            binds.bindExit(t, fd, result, thrown);
         } finally {
             leave(t, h);
         }
@@ -215,12 +252,17 @@ public final class NetHooks {
     /** The agent's own work (stand-ins, recording an accept) always sees the real addresses. */
     public static SocketAddress localAddress(int fd, SocketAddress live) {
         ThreadState t = app();
-        return t == null ? live : impl.localAddress(t, fd, live);
+        return t == null ? live : binds.localAddress(t, fd, live);
+    }
+
+    public static boolean serverBound(int fd, boolean live) {
+        ThreadState t = app();
+        return t == null ? live : binds.serverBound(t, fd, live);
     }
 
     public static SocketAddress remoteAddress(int fd, SocketAddress live) {
         ThreadState t = app();
-        return t == null ? live : impl.remoteAddress(t, fd, live);
+        return t == null ? live : binds.remoteAddress(t, fd, live);
     }
 
     public static Object acceptEnter(int serverFd) {
@@ -228,7 +270,7 @@ public final class NetHooks {
         if (t == null) {
             return null;
         }
-        return blockingEnter(t, x -> impl.acceptEnter(x, serverFd));
+        return blockingEnter(t, x -> accepts.acceptEnter(x, serverFd));
     }
 
     public static void acceptExit(int serverFd, Object accepted, Throwable thrown) {
@@ -239,7 +281,7 @@ public final class NetHooks {
         resumed(t);
         boolean h = enter(t);
         try {
-            impl.acceptExit(t, serverFd, accepted, thrown);
+            accepts.acceptExit(t, serverFd, accepted, thrown);
         } finally {
             leave(t, h);
         }
@@ -250,7 +292,7 @@ public final class NetHooks {
         if (t == null) {
             return null;
         }
-        return blockingEnter(t, x -> impl.readEnter(x, fd, dst));
+        return blockingEnter(t, x -> transfers.readEnter(x, fd, dst));
     }
 
     public static void readExit(int fd, ByteBuffer dst, int n, Throwable thrown) {
@@ -261,7 +303,7 @@ public final class NetHooks {
         resumed(t);
         boolean h = enter(t);
         try {
-            impl.readExit(t, fd, dst, n, thrown);
+            transfers.readExit(t, fd, dst, n, thrown);
         } finally {
             leave(t, h);
         }
@@ -274,7 +316,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            return impl.writeEnter(t, channel, fd, src);
+            return transfers.writeEnter(t, channel, fd, src);
         } finally {
             leave(t, h);
         }
@@ -287,7 +329,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            impl.writeExit(t, fd, n, thrown, src);
+            transfers.writeExit(t, fd, n, thrown, src);
         } finally {
             leave(t, h);
         }
@@ -304,7 +346,7 @@ public final class NetHooks {
             }
             boolean h = enter(t);
             try {
-                impl.closing(t, channel);
+                transfers.closing(t, channel);
             } finally {
                 leave(t, h);
             }
@@ -320,7 +362,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            impl.shuttingDownOutput(t, fd);
+            transfers.shuttingDownOutput(t, fd);
         } finally {
             leave(t, h);
         }
@@ -328,9 +370,8 @@ public final class NetHooks {
 
     /** Exit of the {@code EPollSelectorImpl} constructor: which fd is the selector's wake-up fd. */
     public static void selectorOpened(int epfd, Object eventfd) {
-        Net n = impl;
-        if (n != null) {
-            n.selectorOpened(epfd, eventfd);
+        if (impl != null) {
+            selectors.selectorOpened(epfd, eventfd);
         }
     }
 
@@ -339,10 +380,10 @@ public final class NetHooks {
      * set is a determinant. The selector thread is not marked busy while it waits in the kernel.
      */
     public static int epollWait(int epfd, long address, int max, int timeout) throws java.io.IOException {
-        Net n = impl;
-        if (n == null) {
+        if (impl == null) {
             return liveWait.wait(epfd, address, max, timeout);
         }
+        Selectors n = selectors;
         ThreadState t = app();
         if (t == null) {
             return n.epollWaitLive(epfd, address, max, timeout);
@@ -393,7 +434,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            return impl.implBindEnter(t, socketImpl, fd, host, port);
+            return binds.implBindEnter(t, socketImpl, fd, host, port);
         } finally {
             leave(t, h);
         }
@@ -406,7 +447,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            impl.implBindExit(t, socketImpl, fd, thrown);
+            binds.implBindExit(t, socketImpl, fd, thrown);
         } finally {
             leave(t, h);
         }
@@ -419,7 +460,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            return impl.listenEnter(t, fd, backlog);
+            return binds.listenEnter(t, fd, backlog);
         } finally {
             leave(t, h);
         }
@@ -430,7 +471,7 @@ public final class NetHooks {
         if (t == null) {
             return null;
         }
-        return blockingEnter(t, x -> impl.implAcceptEnter(x, serverFd, si));
+        return blockingEnter(t, x -> accepts.implAcceptEnter(x, serverFd, si));
     }
 
     public static void implAcceptExit(int serverFd, Object si, Throwable thrown) {
@@ -441,7 +482,7 @@ public final class NetHooks {
         resumed(t);
         boolean h = enter(t);
         try {
-            impl.implAcceptExit(t, serverFd, si, thrown);
+            accepts.implAcceptExit(t, serverFd, si, thrown);
         } finally {
             leave(t, h);
         }
@@ -452,7 +493,7 @@ public final class NetHooks {
         if (t == null || trivial(b, off, len)) {
             return null;
         }
-        return blockingEnter(t, x -> impl.streamReadEnter(x, fd, b, off, len));
+        return blockingEnter(t, x -> transfers.streamReadEnter(x, fd, b, off, len));
     }
 
     public static void streamReadExit(int fd, byte[] b, int off, int len, int n, Throwable thrown) {
@@ -463,7 +504,7 @@ public final class NetHooks {
         resumed(t);
         boolean h = enter(t);
         try {
-            impl.streamReadExit(t, fd, b, off, n, thrown);
+            transfers.streamReadExit(t, fd, b, off, n, thrown);
         } finally {
             leave(t, h);
         }
@@ -476,7 +517,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            return impl.streamWriteEnter(t, owner, fd, b, off, len);
+            return transfers.streamWriteEnter(t, owner, fd, b, off, len);
         } finally {
             leave(t, h);
         }
@@ -489,7 +530,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            impl.streamWriteExit(t, fd, len, thrown);
+            transfers.streamWriteExit(t, fd, len, thrown);
         } finally {
             leave(t, h);
         }
@@ -502,7 +543,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            return impl.availableEnter(t, fd);
+            return transfers.availableEnter(t, fd);
         } finally {
             leave(t, h);
         }
@@ -515,7 +556,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            impl.availableExit(t, fd, n, thrown);
+            transfers.availableExit(t, fd, n, thrown);
         } finally {
             leave(t, h);
         }
@@ -528,7 +569,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            return impl.connectEnter(t, owner, fd, remote);
+            return connects.connectEnter(t, owner, fd, remote);
         } finally {
             leave(t, h);
         }
@@ -542,7 +583,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            return impl.connectExit(t, owner, fd, remote, entered, result, thrown);
+            return connects.connectExit(t, owner, fd, remote, entered, result, thrown);
         } finally {
             leave(t, h);
         }
@@ -555,7 +596,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            return impl.finishConnectEnter(t, channel, fd);
+            return connects.finishConnectEnter(t, channel, fd);
         } finally {
             leave(t, h);
         }
@@ -568,7 +609,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            impl.finishConnectExit(t, fd, result, thrown);
+            connects.finishConnectExit(t, fd, result, thrown);
         } finally {
             leave(t, h);
         }
@@ -582,7 +623,7 @@ public final class NetHooks {
         }
         boolean h = enter(t);
         try {
-            impl.implClosing(t, fd);
+            transfers.implClosing(t, fd);
         } finally {
             leave(t, h);
         }
@@ -593,7 +634,7 @@ public final class NetHooks {
             return live;
         }
         ThreadState t = app();
-        return t == null ? live : impl.bindAddress(t, fd, live);
+        return t == null ? live : binds.bindAddress(t, fd, live);
     }
 
     /**

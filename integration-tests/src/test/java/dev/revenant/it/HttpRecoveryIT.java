@@ -88,6 +88,41 @@ class HttpRecoveryIT {
                 "dev.revenant.demo.HttpCounter", "0");
     }
 
+    /**
+     * {@code revenant replay} of a killed HttpCounter prints what the recording printed: the
+     * server's {@code getAddress()} asks {@code ServerSocketChannelImpl.isBound()}, which replay
+     * answers from the log for the server it keeps unbound (before, it was null there and
+     * {@code main} died of a NullPointerException while replay still exited 0).
+     */
+    @Test
+    void replayPrintsTheLinesTheRecordingPrinted() throws Exception {
+        Path log = tmp.resolve("printed");
+        List<String> cmd = new ArrayList<>(List.of(JavaProcess.javaBin(), "-javaagent:" + Cli.agentJar() + "=log=" + log));
+        cmd.addAll(serverCommand().subList(1, serverCommand().size()));
+        String listening;
+        try (JavaProcess first = JavaProcess.start(java.util.Map.of(), cmd)) {
+            listening = first.await(s -> s.startsWith("http listening on "), 60);
+            int port = Integer.parseInt(listening.substring("http listening on ".length()).trim());
+            try (Http h = new Http(port)) {
+                for (int i = 1; i <= 5; i++) {
+                    assertThat(h.call("POST", "/incr")).startsWith(i + " ");
+                }
+            }
+            first.process.destroyForcibly();
+            assertThat(first.process.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        }
+        List<String> replay = new ArrayList<>(List.of(JavaProcess.javaBin(), "-jar", Cli.agentJar().toString(), "replay",
+                "--log", log.toString(), "--"));
+        replay.addAll(serverCommand());
+        try (JavaProcess r = JavaProcess.start(java.util.Map.of("REVENANT_NO_PROGRESS", "1"), replay)) {
+            int exit = r.waitForExit(120);
+            String err = String.join("\n", r.errLines);
+            assertThat(exit).as("replay: %s", err).isZero();
+            assertThat(err).doesNotContain("Exception").contains("replay reached the end of the log");
+            assertThat(r.lines).as("the recording printed %s", listening).containsExactly(listening);
+        }
+    }
+
     @Test
     void theCounterAndItsLastIdSurviveKillPowerCutAndRecovery() throws Exception {
         Random rnd = new Random(Long.getLong("revenant.it.seed", System.nanoTime()));

@@ -203,7 +203,9 @@ public final class Instrumenter {
                 // ServerSocketAdaptor.accept with a timeout
                 on("blockingAccept", "(J)" + sc).skipIf("acceptEnter", FD_VAL).outcome("acceptExit", FD_VAL),
                 on("getLocalAddress", "()" + addr).exit("localAddress", FD_VAL),
-                on("localAddress", "()" + addr).exit("localAddress", FD_VAL));
+                on("localAddress", "()" + addr).exit("localAddress", FD_VAL),
+                // ServerSocket.isBound, getLocalSocketAddress (HttpServer.getAddress) ask this
+                on("isBound", "()Z").exit("serverBound", FD_VAL));
         String buf = "Ljava/nio/ByteBuffer;";
         String vectored = "scatter/gather socket I/O (SocketChannel.read/write of ByteBuffer[])";
         jdk.addAsm("sun.nio.ch.SocketChannelImpl",

@@ -1,5 +1,7 @@
 package dev.revenant.agent.runtime;
 
+import java.io.IOException;
+
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -182,5 +184,31 @@ final class NetCodec {
         } catch (RuntimeException e) {
             return "socket determinant (" + p.length + " bytes, undecodable)";
         }
+    }
+
+    /**
+     * The exception a recorded failure message stands for: the recorded class when it is a JDK
+     * {@code IOException} (a {@code SocketTimeoutException} stays one) or {@code RuntimeException}
+     * (an {@code IllegalBlockingModeException}), else a plain {@code IOException}.
+     */
+    static Throwable failure(String recorded) {
+        int colon = recorded.indexOf(": ");
+        String cls = colon > 0 ? recorded.substring(0, colon) : "";
+        String msg = colon > 0 ? recorded.substring(colon + 2) : recorded;
+        if (cls.startsWith("java.")) {
+            try {
+                Class<?> c = Class.forName(cls, false, null);
+                if (IOException.class.isAssignableFrom(c) || RuntimeException.class.isAssignableFrom(c)) {
+                    try {
+                        return (Throwable) c.getConstructor(String.class).newInstance(msg.isEmpty() ? null : msg);
+                    } catch (NoSuchMethodException e) {
+                        return (Throwable) c.getConstructor().newInstance();
+                    }
+                }
+            } catch (ReflectiveOperationException | RuntimeException ignored) {
+                // fall through to a plain IOException
+            }
+        }
+        return new IOException(msg);
     }
 }

@@ -61,7 +61,7 @@ final class Session {
     private static void start(AgentConfig config, Instrumentation inst, StartupPhases phases, LogOpening opening)
             throws Exception {
         // A selector rewritten before the socket runtime is installed still waits for real.
-        dev.revenant.bridge.NetHooks.installLiveWait(NetRuntime::liveEpollWait);
+        dev.revenant.bridge.NetHooks.installLiveWait(NetJdk::liveEpollWait);
         for (String c : PREINITIALISED) {
             Class.forName(c, true, null);
         }
@@ -72,6 +72,12 @@ final class Session {
         java.time.ZoneId.systemDefault();
         java.util.Locale.getDefault();
         java.nio.charset.Charset.defaultCharset();
+        // The JDK's System.Logger front end (HttpServer logs through it) hands out surrogate loggers,
+        // each hashed into a map on the calling thread, until java.util.logging's LogManager is up;
+        // the agent's MBean registration brings it up on its own thread when recording, at a moment
+        // that races with the app. Brought up here in both roles, the app never makes a surrogate
+        // (check=stamps found this: HttpCounter's main stamped one hash more in recovery).
+        java.util.logging.LogManager.getLogManager();
         phases.mark("JDK pre-init");
         Set<String> disabled = new HashSet<>(config.disable());
         if (!disabled.contains("hashes") && !IdentityHashes.install()) {
