@@ -8,6 +8,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
+import dev.revenant.log.LogOptions;
 import dev.revenant.log.LogWriter;
 import dev.revenant.log.RecordDescriptor;
 import dev.revenant.log.RecordTypes;
@@ -84,7 +85,7 @@ public class GroupCommitBenchmark {
             dir = BenchSupport.freshDir("group-commit");
             System.out.println();
             System.out.println("bench: log dir " + dir + " on " + BenchSupport.fileSystemOf(dir));
-            writer = LogWriter.open(dir, new LogWriter.Options());
+            writer = LogWriter.open(dir, new LogOptions());
             BenchSupport.settleDisk();
         }
 

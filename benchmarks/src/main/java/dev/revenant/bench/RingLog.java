@@ -3,6 +3,7 @@ package dev.revenant.bench;
 import java.io.IOException;
 import java.nio.file.Path;
 
+import dev.revenant.log.LogOptions;
 import dev.revenant.log.LogWriter;
 
 /** The project's writer ({@link LogWriter}: bounded MPSC ring, one writer thread) behind {@link AppendLog}. */
@@ -10,7 +11,7 @@ public final class RingLog implements AppendLog {
     private final LogWriter writer;
 
     public RingLog(Path dir, boolean force) throws IOException {
-        LogWriter.Options o = new LogWriter.Options();
+        LogOptions o = new LogOptions();
         if (!force) {
             o.unsafeSkipForce();
         }

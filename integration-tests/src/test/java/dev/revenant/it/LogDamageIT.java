@@ -18,6 +18,7 @@ import java.util.stream.Stream;
 import dev.revenant.log.LogCorruptException;
 import dev.revenant.log.LogReader;
 import dev.revenant.log.LogRecord;
+import dev.revenant.log.LogOptions;
 import dev.revenant.log.LogWriter;
 import dev.revenant.log.LogWriterException;
 import dev.revenant.log.RecordTypes;
@@ -37,7 +38,7 @@ class LogDamageIT {
     @BeforeEach
     void writeLog() throws Exception {
         pristine = tmp.resolve("pristine");
-        try (LogWriter w = LogWriter.open(pristine, new LogWriter.Options().segmentBytes(64 << 10).blockSize(64 << 10))) {
+        try (LogWriter w = LogWriter.open(pristine, new LogOptions().segmentBytes(64 << 10).blockSize(64 << 10))) {
             for (int i = 0; i < 3000; i++) {
                 long p = w.append(RecordTypes.NOTE, 1 + i % 3, i / 3, StressWriter.payload(1 + i % 3, i / 3));
                 if (i % 500 == 0) {

@@ -16,6 +16,7 @@ import java.util.Random;
 import dev.revenant.log.LogIssue;
 import dev.revenant.log.LogReader;
 import dev.revenant.log.LogRecord;
+import dev.revenant.log.LogOptions;
 import dev.revenant.log.LogWriter;
 import dev.revenant.log.RecordTypes;
 import org.junit.jupiter.api.BeforeEach;
@@ -46,7 +47,7 @@ class LogReaderFaultIT {
     @BeforeEach
     void writeLog() throws Exception {
         log = tmp.resolve("log");
-        try (LogWriter w = LogWriter.open(log, new LogWriter.Options().segmentBytes(96 << 10).blockSize(64 << 10))) {
+        try (LogWriter w = LogWriter.open(log, new LogOptions().segmentBytes(96 << 10).blockSize(64 << 10))) {
             for (int i = 0; i < 4000; i++) {
                 byte[] p = StressWriter.payload(1 + i % 3, i / 3);
                 long pos = w.append(RecordTypes.NOTE, 1 + i % 3, i / 3, p);

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import dev.revenant.log.LogOptions;
 import dev.revenant.log.LogWriter;
 import dev.revenant.log.RecordTypes;
 
@@ -24,7 +25,7 @@ public final class StressWriter {
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
         int threads = Integer.parseInt(args[1]);
-        LogWriter.Options o = new LogWriter.Options().segmentBytes(256 << 10).blockSize(256 << 10);
+        LogOptions o = new LogOptions().segmentBytes(256 << 10).blockSize(256 << 10);
         int every = 1;
         for (int i = 2; i < args.length; i++) {
             if (args[i].equals("skipForce")) {

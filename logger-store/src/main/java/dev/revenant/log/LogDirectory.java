@@ -303,4 +303,25 @@ public final class LogDirectory {
                     + octal(mode) + ": " + reason(e) + "; chmod it yourself or choose another", e);
         }
     }
+
+    /**
+     * Chronicle loads jffi and JNA, which unpack a native library into {@code java.io.tmpdir} and
+     * {@code ~/.cache/JNA} (and delete it once loaded). Unless the user chose places for them, they
+     * unpack inside the log directory instead: the log writes nothing anywhere else.
+     */
+    static void keepNativeExtractionInside(Path d) throws IOException {
+        if (System.getProperty("jffi.extract.dir") != null && System.getProperty("jna.tmpdir") != null) {
+            return;
+        }
+        Path nat = d.resolve(".native");
+        if (!Files.isDirectory(nat)) {
+            Files.createDirectories(nat, LogDirectory.privateDirectoryAttributes(nat));
+        }
+        if (System.getProperty("jffi.extract.dir") == null) {
+            System.setProperty("jffi.extract.dir", nat.toString());
+        }
+        if (System.getProperty("jna.tmpdir") == null) {
+            System.setProperty("jna.tmpdir", nat.toString());
+        }
+    }
 }

@@ -4,12 +4,9 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -69,8 +66,6 @@ public final class LogWriter implements AutoCloseable {
 
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
     private static final RollCycle ROLL_CYCLE = LargeRollCycles.LARGE_DAILY;
-    private static final long ZERO_AHEAD_DEFAULT =
-            "false".equals(System.getProperty("revenant.log.zeroAhead")) ? 0 : 3L << 19;
     /** Zeros are written when less than {@code zeroAhead - ZERO_CHUNK} lie ahead: at least this much at a time. */
     private static final long ZERO_CHUNK = 512L << 10;
     /**
@@ -80,124 +75,6 @@ public final class LogWriter implements AutoCloseable {
      * index-of-indexes and the first index array). Zeros go only beyond this.
      */
     private static final long CHRONICLE_BEYOND_END = 2 * (ROLL_CYCLE.defaultIndexCount() * 8L + 4096) + 4096;
-
-    /** Settings; the defaults suit production. */
-    public static final class Options {
-        AppFingerprint fingerprint = new AppFingerprint("?", "?", System.getProperty("java.vm.version"), "?");
-        java.util.concurrent.Callable<AppFingerprint> fingerprintLater;
-        int epoch = -1;
-        long segmentBytes = 64L << 20;
-        long blockSize = 64L << 20;
-        int ringCapacity = 1 << 16;
-        int inlineBytes = 128;
-        int maxBatchBytes = 256 << 10;
-        long idleForceNanos = TimeUnit.MILLISECONDS.toNanos(20);
-        long periodicForceNanos = TimeUnit.MILLISECONDS.toNanos(200);
-        boolean force = true;
-        boolean awaitHeader = true;
-        long stallAtPosition = -1;
-        long reserveStep = 2L << 20;
-        long zeroAhead = ZERO_AHEAD_DEFAULT;
-        long retryMaxNanos = TimeUnit.SECONDS.toNanos(1);
-
-        public Options fingerprint(AppFingerprint f) {
-            this.fingerprint = f;
-            this.fingerprintLater = null;
-            return this;
-        }
-
-        /**
-         * The fingerprint, computed by {@link #open} on the calling thread once the writer thread
-         * has begun opening the queue: the first use of Chronicle in a JVM takes a while, and
-         * hashing the app's class path need not wait for it. What it throws, open throws.
-         */
-        public Options fingerprintFrom(java.util.concurrent.Callable<AppFingerprint> later) {
-            this.fingerprintLater = later;
-            return this;
-        }
-
-        /**
-         * Whether {@link #open} waits until the session header is stable (the default). Without
-         * it, open returns as soon as the header is in the ring: the writer thread goes on
-         * opening the queue, and a failure there reaches the caller through {@link #failure()},
-         * {@link #awaitStable} and {@link #onStable} instead of an exception from open. Only the
-         * directory checks, the lock and the read of the previous session's tail stay in open.
-         */
-        public Options awaitHeader(boolean wait) {
-            this.awaitHeader = wait;
-            return this;
-        }
-
-        /** Epoch to write in this session's records; default: one more than the last session's, 0 for a new log. */
-        public Options epoch(int e) {
-            this.epoch = e;
-            return this;
-        }
-
-        /** Size after which the writer starts a new segment file. */
-        public Options segmentBytes(long b) {
-            this.segmentBytes = b;
-            return this;
-        }
-
-        /** Chronicle's mapping block size: segment files grow in steps of this. */
-        public Options blockSize(long b) {
-            this.blockSize = b;
-            return this;
-        }
-
-        /**
-         * Disk blocks reserved for a segment at a time, ahead of what is written (see
-         * {@link SegmentSpace}); the writer keeps at least half of this reserved beyond its end.
-         */
-        public Options reserveStep(long b) {
-            this.reserveStep = Math.max(256L << 10, b);
-            return this;
-        }
-
-        /**
-         * Reserved bytes kept filled with zeros beyond what Chronicle has written, so that its
-         * stores overwrite written blocks instead of converting unwritten extents (a journal
-         * commit per force on ext4; see {@link SegmentSpace}). Default 1.5 MiB; it should stay
-         * well above Chronicle's index arrays (256 KiB each), which zeros must never reach. 0
-         * switches zero-filling off; so does {@code -Drevenant.log.zeroAhead=false}.
-         */
-        public Options zeroAhead(long b) {
-            this.zeroAhead = Math.max(0, b);
-            return this;
-        }
-
-        /** Longest wait between two attempts to get room again while the log is paused. */
-        public Options retryMax(long time, TimeUnit unit) {
-            this.retryMaxNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(10), unit.toNanos(time));
-            return this;
-        }
-
-        /** Records the ring holds before producers wait (rounded up to a power of two). */
-        public Options ringCapacity(int c) {
-            this.ringCapacity = Integer.highestOneBit(Math.max(2, c - 1)) << 1;
-            return this;
-        }
-
-        /**
-         * Only for proving tests can fail: the writer never forces yet reports records stable.
-         * A writer opened like this lies about durability.
-         */
-        public Options unsafeSkipForce() {
-            this.force = false;
-            return this;
-        }
-
-        /**
-         * Test hook: when the batch holding this position is written, the writer thread stops
-         * inside the unfinished Chronicle document, holding Chronicle's write lock, forever — as a
-         * writer killed mid-append leaves it.
-         */
-        public Options testStallInsideAppendAt(long position) {
-            this.stallAtPosition = position;
-            return this;
-        }
-    }
 
     /**
      * Told on the writer thread when the log's file system refuses room (full, read-only) and the
@@ -221,7 +98,7 @@ public final class LogWriter implements AutoCloseable {
     }
 
     private final Path dir;
-    private final Options options;
+    private final LogOptions options;
     private final int epoch;
     private final long base;
     /** Final once {@link #open} returns (the fingerprint may be filled in by {@link #start}). */
@@ -279,7 +156,7 @@ public final class LogWriter implements AutoCloseable {
 
     private record PendingListener(long position, StableListener listener) {}
 
-    private LogWriter(Path dir, Options options, FileChannel lockChannel, FileLock lock, int epoch, long base,
+    private LogWriter(Path dir, LogOptions options, FileChannel lockChannel, FileLock lock, int epoch, long base,
                       LogHeader header) {
         this.dir = dir;
         this.options = options;
@@ -313,67 +190,26 @@ public final class LogWriter implements AutoCloseable {
 
     /** Opens a log directory for appending with default options. */
     public static LogWriter open(Path dir) throws IOException {
-        return open(dir, new Options());
+        return open(dir, new LogOptions());
     }
 
     /**
      * Opens (or creates) a log for appending. Refuses a second live writer, a damaged log, and an
      * unusable directory, each with a one-line message.
      */
-    public static LogWriter open(Path dir, Options options) throws IOException {
+    public static LogWriter open(Path dir, LogOptions options) throws IOException {
         System.setProperty("chronicle.analytics.disable", "true");
         Path d = LogDirectory.prepareForWriting(dir);
-        keepNativeExtractionInside(d);
-        Path lockPath = d.resolve(LOCK_FILE);
-        FileChannel lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE);
-        LogDirectory.restrictFile(lockPath);
-        FileLock lock;
+        LogDirectory.keepNativeExtractionInside(d);
+        WriterLock locked = WriterLock.acquire(d, d.resolve(LOCK_FILE));
+        FileChannel lockChannel = locked.channel();
+        FileLock lock = locked.lock();
         try {
-            lock = lockChannel.tryLock();
-        } catch (OverlappingFileLockException e) {
-            lock = null;
-        }
-        if (lock == null) {
-            String holder = readHolder(lockChannel);
-            lockChannel.close();
-            throw new LogWriterException("log " + d + " is already being written by another writer" + holder
-                    + "; only one process may write a log directory — stop it or use another directory");
-        }
-        try {
-            byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
-            lockChannel.truncate(0);
-            lockChannel.write(ByteBuffer.wrap(pid), 0);
-
-            long previousEnd = -1;
-            long previousStable = -1;
-            long dropped = 0;
-            int lastEpoch = -1;
-            try (LogReader tail = LogReader.openLastSegments(d)) {
-                if (tail != null) {
-                    while (tail.next() != null) {
-                        // read to the end: we need where the log ends and what was stable
-                    }
-                    for (LogIssue issue : tail.issues()) {
-                        if (issue.isDamage()) {
-                            throw new LogWriterException("log " + d + " is damaged, refusing to append to it: "
-                                    + issue + " — run `revenant verify --log " + d + "` for the full report");
-                        }
-                        dropped += issue.droppedBytes();
-                    }
-                    previousEnd = tail.lastPosition();
-                    previousStable = tail.stableWatermark();
-                    // Records the previous writer wrote but never forced (it crashed) may be in the
-                    // page cache only; a recovered process builds on them, so they must survive a
-                    // power cut before anything of this session can count as stable.
-                    for (Path seg : tail.segments()) {
-                        try (FileChannel ch = FileChannel.open(seg, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                            ch.force(false);
-                        }
-                    }
-                    lastEpoch = lastEpoch(d);
-                }
-            }
+            LogEnd end = LogEnd.read(d);
+            long previousEnd = end.previousEnd();
+            long previousStable = end.previousStable();
+            long dropped = end.dropped();
+            int lastEpoch = end.lastEpoch();
             int epoch = options.epoch >= 0 ? options.epoch : lastEpoch + 1;
             long base = previousEnd + 1;
             if (previousEnd < 0) {
@@ -397,50 +233,6 @@ public final class LogWriter implements AutoCloseable {
             }
             throw e;
         }
-    }
-
-    /**
-     * Chronicle loads jffi and JNA, which unpack a native library into {@code java.io.tmpdir} and
-     * {@code ~/.cache/JNA} (and delete it once loaded). Unless the user chose places for them, they
-     * unpack inside the log directory instead: the log writes nothing anywhere else.
-     */
-    private static void keepNativeExtractionInside(Path d) throws IOException {
-        if (System.getProperty("jffi.extract.dir") != null && System.getProperty("jna.tmpdir") != null) {
-            return;
-        }
-        Path nat = d.resolve(".native");
-        if (!Files.isDirectory(nat)) {
-            Files.createDirectories(nat, LogDirectory.privateDirectoryAttributes(nat));
-        }
-        if (System.getProperty("jffi.extract.dir") == null) {
-            System.setProperty("jffi.extract.dir", nat.toString());
-        }
-        if (System.getProperty("jna.tmpdir") == null) {
-            System.setProperty("jna.tmpdir", nat.toString());
-        }
-    }
-
-    private static String readHolder(FileChannel ch) {
-        try {
-            ByteBuffer b = ByteBuffer.allocate(32);
-            int n = ch.read(b, 0);
-            String pid = n > 0 ? new String(b.array(), 0, n, StandardCharsets.US_ASCII).trim() : "";
-            return pid.isEmpty() ? "" : " (pid " + pid + ")";
-        } catch (IOException e) {
-            return "";
-        }
-    }
-
-    /** Epoch of the newest session header, found from the first record of each segment, newest first. */
-    private static int lastEpoch(Path d) throws IOException {
-        java.util.List<Path> segs = Segments.list(d);
-        for (int i = segs.size() - 1; i >= 0; i--) {
-            LogRecord first = SegmentScanner.firstRecord(segs.get(i));
-            if (first != null && first.type() == RecordTypes.HEADER) {
-                return first.epoch();
-            }
-        }
-        return -1;
     }
 
     private void start() throws IOException {
@@ -1407,30 +1199,6 @@ public final class LogWriter implements AutoCloseable {
             }
         } catch (Throwable ignored) {
             // Chronicle's close must not hide the real outcome
-        }
-    }
-
-    /** Latched when the writer closes normally, so later calls say "closed", not "failed". */
-    static final class ClosedLogException extends IOException {
-        ClosedLogException(String m) {
-            super(m);
-        }
-    }
-
-    /** A counter on its own cache lines: producers hammer it, the writer reads its neighbours. */
-    static final class PaddedCounter {
-        @SuppressWarnings("unused")
-        private long p1, p2, p3, p4, p5, p6, p7;
-        private final AtomicLong value = new AtomicLong();
-        @SuppressWarnings("unused")
-        private long q1, q2, q3, q4, q5, q6, q7;
-
-        long getAndIncrement() {
-            return value.getAndIncrement();
-        }
-
-        long get() {
-            return value.get();
         }
     }
 

@@ -27,7 +27,7 @@ class LogWriterTest {
         Path dir = tmp.resolve("log");
         int threads = 4;
         int perThread = 20_000;
-        try (LogWriter w = LogWriter.open(dir, new LogWriter.Options().segmentBytes(1 << 20).blockSize(1 << 20))) {
+        try (LogWriter w = LogWriter.open(dir, new LogOptions().segmentBytes(1 << 20).blockSize(1 << 20))) {
             List<Thread> ts = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 long tid = t + 1;
@@ -85,7 +85,7 @@ class LogWriterTest {
         java.util.Random rnd = new java.util.Random(5);
         List<byte[]> sent = new ArrayList<>();
         long zeroed;
-        try (LogWriter w = LogWriter.open(dir, new LogWriter.Options().segmentBytes(3 << 20))) {
+        try (LogWriter w = LogWriter.open(dir, new LogOptions().segmentBytes(3 << 20))) {
             for (int i = 0; i < 6_000; i++) {
                 int len = rnd.nextInt(10) == 0 ? 1 + rnd.nextInt(40_000) : 1 + rnd.nextInt(300);
                 byte[] b = new byte[len];
@@ -122,11 +122,11 @@ class LogWriterTest {
     void fingerprintComputedDuringOpenGoesIntoTheHeaderAndItsFailureFailsTheOpen() throws Exception {
         Path dir = tmp.resolve("log");
         AppFingerprint fp = new AppFingerprint("Main", "abc123", "vm", "agent");
-        assertThatThrownBy(() -> LogWriter.open(dir, new LogWriter.Options().fingerprintFrom(() -> {
+        assertThatThrownBy(() -> LogWriter.open(dir, new LogOptions().fingerprintFrom(() -> {
             throw new java.io.IOException("class path unreadable");
         }))).hasMessageContaining("class path unreadable");
         // the failed open let go of the directory
-        try (LogWriter w = LogWriter.open(dir, new LogWriter.Options().fingerprintFrom(() -> fp))) {
+        try (LogWriter w = LogWriter.open(dir, new LogOptions().fingerprintFrom(() -> fp))) {
             assertThat(w.header().fingerprint()).isEqualTo(fp);
         }
         try (LogReader r = LogReader.open(dir, LogReader.Mode.STRICT)) {
@@ -204,7 +204,7 @@ class LogWriterTest {
     @Test
     void largePayloadsFitUpToTheLimitAndBeyondAreRefused() throws Exception {
         Path dir = tmp.resolve("log");
-        try (LogWriter w = LogWriter.open(dir, new LogWriter.Options().blockSize(1 << 20))) {
+        try (LogWriter w = LogWriter.open(dir, new LogOptions().blockSize(1 << 20))) {
             byte[] big = new byte[w.maxPayload()];
             java.util.Arrays.fill(big, (byte) 7);
             long p = w.append(RecordTypes.NOTE, 1, 0, big);

@@ -14,7 +14,7 @@ class TruncationTest {
     @Test
     void dropsWholeSegmentsBelowAPositionAndTheLogStaysSound() throws Exception {
         Path dir = tmp.resolve("log");
-        try (LogWriter w = LogWriter.open(dir, new LogWriter.Options().segmentBytes(32 << 10).blockSize(64 << 10))) {
+        try (LogWriter w = LogWriter.open(dir, new LogOptions().segmentBytes(32 << 10).blockSize(64 << 10))) {
             for (int i = 0; i < 5000; i++) {
                 long p = w.append(RecordTypes.NOTE, 1, i, new byte[40]);
                 if (i % 100 == 0) {

@@ -6,6 +6,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 
 import dev.revenant.log.AppFingerprint;
+import dev.revenant.log.LogOptions;
 import dev.revenant.log.LogWriter;
 import dev.revenant.log.RecordTypes;
 
@@ -70,7 +71,7 @@ final class LogOpening {
     private LogWriter open(Path log, long mainVid) throws Exception {
         long launched = System.nanoTime();
         // The fingerprint is hashed while the writer thread opens the queue.
-        LogWriter w = LogWriter.open(log, new LogWriter.Options().fingerprintFrom(() -> fingerprint(log))
+        LogWriter w = LogWriter.open(log, new LogOptions().fingerprintFrom(() -> fingerprint(log))
                 .awaitHeader(!early));
         try {
             long p = w.append(RecordTypes.ENVIRONMENT, mainVid, 0, EnvironmentSnapshot.live().encode());

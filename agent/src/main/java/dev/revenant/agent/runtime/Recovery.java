@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import dev.revenant.agent.config.AgentConfig;
 import dev.revenant.bridge.ThreadState;
 import dev.revenant.log.AppFingerprint;
+import dev.revenant.log.LogOptions;
 import dev.revenant.log.LogWriter;
 import dev.revenant.log.RecordTypes;
 
@@ -79,7 +80,7 @@ final class Recovery implements Run.GoLive {
     public Recorder open(Run r) throws Exception {
         // The ports first: a service that cannot listen where it did stops before the log changes.
         String servers = net.bindHiddenServers();
-        LogWriter w = LogWriter.open(config.log(), new LogWriter.Options().fingerprint(fingerprint));
+        LogWriter w = LogWriter.open(config.log(), new LogOptions().fingerprint(fingerprint));
         String note = CONTINUES_NOTE + lastPosition + " (" + replayed + " determinants replayed)";
         w.append(RecordTypes.CONTINUES, ThreadState.current().vid, 0, note.getBytes(StandardCharsets.UTF_8));
         AgentMain.setWriter(w);

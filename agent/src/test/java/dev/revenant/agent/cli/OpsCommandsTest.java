@@ -16,6 +16,7 @@ import dev.revenant.bridge.Hooks;
 import dev.revenant.bridge.NetHooks;
 import dev.revenant.log.LogRecord;
 import dev.revenant.log.LogSegments;
+import dev.revenant.log.LogOptions;
 import dev.revenant.log.LogWriter;
 import dev.revenant.log.RecordTypes;
 import org.junit.jupiter.api.Test;
@@ -166,8 +167,8 @@ class OpsCommandsTest {
     /** Notes per session: about 6 segments of 64 KiB. */
     static final int NOTES = 1500;
 
-    static LogWriter.Options small() {
-        return new LogWriter.Options().segmentBytes(64 << 10).blockSize(64 << 10);
+    static LogOptions small() {
+        return new LogOptions().segmentBytes(64 << 10).blockSize(64 << 10);
     }
 
     static byte[] note(int i) {
