@@ -51,7 +51,9 @@ class AgentConfigTest {
     @Test
     void unknownKeysAndBadValuesAreOneLineErrors() {
         assertThatThrownBy(() -> AgentConfig.parse("lgo=/x", Map.of(), new Properties()))
-                .hasMessage("unknown agent key 'lgo' (known: log, strict, commit, diskfull, exclude, role, force, disable, jmx, stop, hold, schedule)");
+                .hasMessage("unknown agent key 'lgo' (known: log, strict, commit, diskfull, exclude, role, force, disable, jmx, stop, hold, schedule, check)");
+        assertThatThrownBy(() -> AgentConfig.parse("check=hashes", Map.of(), new Properties()))
+                .hasMessage("check=hashes: expected none or stamps");
         assertThatThrownBy(() -> AgentConfig.parse("strict=maybe", Map.of(), new Properties()))
                 .hasMessageContaining("expected true or false");
         assertThatThrownBy(() -> AgentConfig.parse("commit=eventually", Map.of(), new Properties()))
