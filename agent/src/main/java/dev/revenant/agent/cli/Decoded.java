@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import dev.revenant.agent.runtime.DeterminantCodec;
+import dev.revenant.agent.runtime.StampCheck;
 import dev.revenant.bridge.Hooks;
 import dev.revenant.bridge.NetHooks;
 import dev.revenant.log.LogHeader;
@@ -91,9 +92,8 @@ final class Decoded {
             case RecordTypes.STAMP_CHECK -> {
                 d.data = p;
                 d.summary = p.length == 16
-                        ? "stamp check of sequence " + r.threadSeq() + ": " + ByteBuffer.wrap(p)
-                                .order(ByteOrder.LITTLE_ENDIAN).getLong(0) + " stamps, tick "
-                                + ByteBuffer.wrap(p).order(ByteOrder.LITTLE_ENDIAN).getLong(8)
+                        ? "stamp check of sequence " + r.threadSeq() + ": " + StampCheck.stamps(p) + " stamps, tick "
+                                + StampCheck.ticks(p)
                         : InspectCommand.escaped(p, 64);
             }
             default -> {

@@ -12,7 +12,7 @@ import java.nio.ByteOrder;
  * at that determinant; replay compares both when it hands the determinant out and stops at the
  * first one where they part, so the cause lies between it and the thread's previous determinant.
  */
-final class StampCheck {
+public final class StampCheck {
     private StampCheck() {}
 
     /** The record's payload: stamp counter, then tick, 8 bytes each. */
@@ -20,11 +20,13 @@ final class StampCheck {
         return ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(stamps).putLong(ticks).array();
     }
 
-    static long stamps(byte[] payload) {
+    /** The stamp counter a {@code STAMP_CHECK} record holds. */
+    public static long stamps(byte[] payload) {
         return ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
     }
 
-    static long ticks(byte[] payload) {
+    /** The tick a {@code STAMP_CHECK} record holds. */
+    public static long ticks(byte[] payload) {
         return ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN).getLong(8);
     }
 
