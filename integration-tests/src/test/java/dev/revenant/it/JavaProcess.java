@@ -141,6 +141,34 @@ final class JavaProcess implements AutoCloseable {
         return process.exitValue();
     }
 
+    /**
+     * The thread stacks of this process and every process it started ({@code jcmd Thread.print},
+     * 20 s at most each), for a test to print when a process it waits on stops making progress.
+     */
+    String threadDumps() {
+        StringBuilder out = new StringBuilder();
+        List<ProcessHandle> all = new ArrayList<>();
+        all.add(process.toHandle());
+        process.toHandle().descendants().forEach(all::add);
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        for (ProcessHandle h : all) {
+            out.append("=== threads of pid ").append(h.pid()).append(' ')
+                    .append(h.info().commandLine().orElse("?")).append('\n');
+            try {
+                Process d = new ProcessBuilder(jcmd.toString(), Long.toString(h.pid()), "Thread.print")
+                        .redirectErrorStream(true).start();
+                byte[] text = d.getInputStream().readAllBytes();
+                if (!d.waitFor(20, TimeUnit.SECONDS)) {
+                    d.destroyForcibly();
+                }
+                out.append(new String(text, StandardCharsets.UTF_8));
+            } catch (IOException | InterruptedException e) {
+                out.append("(no dump: ").append(e).append(")\n");
+            }
+        }
+        return out.toString();
+    }
+
     private static List<String> tail(List<String> l) {
         return l.size() > 20 ? l.subList(l.size() - 20, l.size()) : l;
     }

@@ -161,6 +161,7 @@ class ThreadedKvRecoveryIT {
                 System.out.println("recover refused, exit 3: " + String.join(" / ", err));
                 return null;
             }
+            System.out.println("recover did not go live; what its processes were doing:\n" + p.threadDumps());
             throw new AssertionError("recover did not go live; its stderr begins: " + err, e);
         }
         Matcher m = LIVE.matcher(line);
