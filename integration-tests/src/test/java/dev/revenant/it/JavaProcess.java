@@ -4,6 +4,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -154,16 +155,24 @@ final class JavaProcess implements AutoCloseable {
         for (ProcessHandle h : all) {
             out.append("=== threads of pid ").append(h.pid()).append(' ')
                     .append(h.info().commandLine().orElse("?")).append('\n');
+            // Into a file, not a pipe: reading a pipe would wait for jcmd's end however long it
+            // takes, and a wedged JVM can keep jcmd waiting; the file is read after a bounded wait.
+            Path text = null;
             try {
+                text = Files.createTempFile("threads-" + h.pid() + "-", ".txt");
                 Process d = new ProcessBuilder(jcmd.toString(), Long.toString(h.pid()), "Thread.print")
-                        .redirectErrorStream(true).start();
-                byte[] text = d.getInputStream().readAllBytes();
+                        .redirectErrorStream(true).redirectOutput(text.toFile()).start();
                 if (!d.waitFor(20, TimeUnit.SECONDS)) {
                     d.destroyForcibly();
+                    out.append("(jcmd did not finish within 20 s; what it wrote:)\n");
                 }
-                out.append(new String(text, StandardCharsets.UTF_8));
+                out.append(Files.readString(text, StandardCharsets.UTF_8));
             } catch (IOException | InterruptedException e) {
                 out.append("(no dump: ").append(e).append(")\n");
+            } finally {
+                if (text != null) {
+                    text.toFile().delete();
+                }
             }
         }
         return out.toString();
