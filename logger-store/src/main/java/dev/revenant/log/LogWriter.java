@@ -682,18 +682,26 @@ public final class LogWriter implements AutoCloseable {
         Path pre = dir.resolve(name + ".precreated");
         try {
             return SegmentSpace.create(pre, seg.getFileName().toString(), options.reserveStep, options.reserveStep,
-                    options.zeroAhead > 0);
+                    written());
         } catch (IOException e) {
             Files.deleteIfExists(pre);
             throw e;
         }
     }
 
+    /**
+     * Blocks are reserved by writing zeros when zero-filling is on (it writes them anyway), by
+     * {@code fallocate} only when it is off: see {@link SegmentSpace}.
+     */
+    private boolean written() {
+        return options.zeroAhead > 0 ? SegmentSpace.WRITTEN : SegmentSpace.ALLOCATED;
+    }
+
     private void reserveWhole(Path file) throws IOException {
         if (!Files.exists(file)) {
             return;
         }
-        try (SegmentSpace s = SegmentSpace.open(file, 0, 4096)) {
+        try (SegmentSpace s = SegmentSpace.open(file, 0, 4096, written())) {
             if (s != null) {
                 s.ensure(Files.size(file));
             }
@@ -708,7 +716,7 @@ public final class LogWriter implements AutoCloseable {
     private boolean makeRoom(long bytes) {
         try {
             if (bytesInSegment > options.segmentBytes) {
-                if (nextSpace == null && SegmentSpace.supported()) {
+                if (nextSpace == null && SegmentSpace.supported(written())) {
                     nextSpace = reserveSegment(cycle + 1);
                 }
                 // Chronicle rolls to a new file at the next write once the time provider moves on.
@@ -716,7 +724,9 @@ public final class LogWriter implements AutoCloseable {
                 bytesInSegment = 0;
             } else if (space != null) {
                 long end = fileEnd + bytes;
+                long zeroed = space.zeroedTo();
                 space.ensure(end + Math.max(options.reserveStep / 2, options.zeroAhead));
+                zeroedBytes += space.zeroedTo() - zeroed;
                 if (options.zeroAhead > 0 && space.zeroedTo() < end + options.zeroAhead - ZERO_CHUNK) {
                     // On this thread, between two of Chronicle's documents, and only beyond what
                     // Chronicle can have written: never over its bytes.

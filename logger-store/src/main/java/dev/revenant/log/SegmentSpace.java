@@ -15,100 +15,132 @@ import net.openhft.posix.PosixAPI;
  * a mapped page that has no block behind it asks the file system for one at that moment; when the
  * file system is full (or read-only) the kernel answers with SIGBUS, which the JVM turns into an
  * {@code InternalError} thrown at some later instruction — after the writer may already have
- * reported the record stable. So the writer never lets Chronicle write into a hole: it calls
- * {@code fallocate} for the range first, and a failed {@code fallocate} is an ordinary error with
- * an errno ({@link LogSpaceException}), raised before a single byte went into the page.
+ * reported the record stable. So the writer never lets Chronicle write into a hole: it reserves
+ * the range first, and a refused reservation is an ordinary error ({@link LogSpaceException}),
+ * raised before a single byte went into the page.
  *
- * <p>Where {@code fallocate} is not available (no native access, a file system without it) the
- * space is not reserved and the writer behaves as before; {@link #supported()} says which.
+ * <h2>Two ways to reserve</h2>
+ * <ul>
+ *   <li><b>Written</b> (the default, {@link #WRITTEN}): the range is filled with real zeros, one
+ *   {@code pwrite} per 4 KiB page, through a {@code FileChannel}. A buffered write gets its blocks
+ *   (or, with delayed allocation, its reservation) before it returns, so a full or read-only file
+ *   system answers {@code write} with an error at once: the same guarantee as {@code fallocate}.
+ *   Zeros are what a hole reads as, so readers see the same file.</li>
+ *   <li><b>Allocated</b> ({@link #ALLOCATED}, when zero-filling is switched off): {@code fallocate}
+ *   through Chronicle's POSIX layer; where that is not available (no native access, a file system
+ *   without it) nothing is reserved and the writer behaves as before ({@link #supported}).</li>
+ * </ul>
+ * Why written is the default: {@code fallocate} leaves <em>unwritten</em> extents, and a page
+ * Chronicle writes into one turns part of it into a written extent when it is written back; on
+ * ext4 that is a journal transaction, so every force that reaches a new page commits the journal.
+ * A block already written is just overwritten. So the allocated way needs zeros written a little
+ * ahead of Chronicle anyway ({@link #zeroAhead}; measured on the e2e machine, ext4, Linux 6.18,
+ * virtio disk: a mapped writer's {@code fdatasync} falls from a median of ~112 µs to ~90 µs), and
+ * once the zeros are written the {@code fallocate} before them adds nothing. It costs start-up,
+ * though: the POSIX layer is jnr-ffi, whose first use (~300 classes, bindings generated at run
+ * time, 60–100 ms of a two-core machine) lay on the path to the log's first force, which every
+ * reply and every server's bind waits for.
  *
- * <h2>Zeros ahead of the writer</h2>
- * {@code fallocate} leaves <em>unwritten</em> extents: a page Chronicle writes into one of them
- * turns part of the extent into a written one when it is written back, and on ext4 that is a
- * journal transaction, so every force that reaches a new page commits the journal. A block
- * already written is just overwritten, with no journal commit. So the writer also fills the
- * reserved space with real zeros a little ahead of Chronicle ({@link #zeroAhead}); those blocks
- * become written extents with the next force (one journal commit per chunk instead of one per
- * new page). Measured on the e2e machine (ext4, Linux 6.18, virtio disk): a mapped writer's
- * {@code fdatasync} falls from a median of ~112 µs to ~90 µs, that of a raw write + fdatasync.
- *
- * <p>The zeros go in with one {@code pwrite} per 4 KiB page, never in bigger writes: a big
- * buffered write makes the page cache hold that range in large folios, and a store through
- * the mapping then dirties the whole folio, so every force wrote back up to 2 MiB (measured: a
- * force of ~420 µs). Zeros are only ever written where Chronicle has not written (beyond the
- * end of its last document, on the writer thread, the only thread that appends), and they are
- * what a hole or an unwritten extent reads as, so readers see the same file. Zeroing is a
- * speed-up only: if it fails, it stops for that segment and the reservation still holds.
+ * <p>The zeros go in one page per {@code pwrite}, never in bigger writes: a big buffered write
+ * makes the page cache hold that range in large folios, and a store through the mapping then
+ * dirties the whole folio, so every force wrote back up to 2 MiB (measured: a force of ~420 µs).
+ * They are only ever written where Chronicle has not written (at or beyond what is reserved, on
+ * the writer thread, the only thread that appends, between two of Chronicle's documents). A file
+ * that already holds data ({@link #open}, Chronicle's metadata file) is reserved by writing back
+ * the bytes it holds, read just before, page by page: it is called before Chronicle has an
+ * appender, when nothing else writes the file.
  */
 final class SegmentSpace implements AutoCloseable {
+    /** Reserve by writing zeros (or the bytes already there). */
+    static final boolean WRITTEN = true;
+    /** Reserve with {@code fallocate}. */
+    static final boolean ALLOCATED = false;
+
     private static final int O_WRONLY = 1;
     private static final int O_CREAT = 0100;
     private static final int ENOSPC = 28;
     private static final int EDQUOT = 122;
     private static final int EROFS = 30;
     private static final int EOPNOTSUPP = 95;
+    private static final int PAGE = 4096;
+    /** A written reservation grows by this much at least (bounded bursts of dirty pages). */
+    private static final long WRITTEN_STEP = 256L << 10;
+    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(PAGE).asReadOnlyBuffer();
 
-    private static final PosixAPI POSIX = loadPosix();
     /**
      * {@code -Drevenant.log.reserve=false} switches reservation off: only for showing what the
      * log does without it (the disk-full test's spike).
      */
-    private static volatile boolean unsupported = POSIX == null
-            || "false".equals(System.getProperty("revenant.log.reserve"));
+    private static final boolean OFF = "false".equals(System.getProperty("revenant.log.reserve"));
+    /** Set once {@code fallocate} turned out not to work here; allocated reservation stops then. */
+    private static volatile boolean noFallocate;
 
     private final Path file;
     private final String name;
+    private final boolean written;
+    /** The POSIX descriptor (allocated), or -1. */
     private final int fd;
+    /** Positional writes: the reservation itself (written) or the zeros ahead (allocated). */
+    private FileChannel channel;
     private final long step;
     /** Bytes from the start of the file known to have blocks. */
     private long reservedTo;
     /** Bytes from the start of the file filled with zeros by us (page aligned); beyond: unwritten. */
     private long zeroedTo;
-    private FileChannel zeroChannel;
     private boolean zeroing = true;
-    private static final int PAGE = 4096;
-    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(PAGE).asReadOnlyBuffer();
 
-    private SegmentSpace(Path file, String name, int fd, long step) {
+    private SegmentSpace(Path file, String name, boolean written, int fd, long step) {
         this.file = file;
         this.name = name;
+        this.written = written;
         this.fd = fd;
         this.step = step;
     }
 
-    private static PosixAPI loadPosix() {
-        try {
-            PosixAPI p = PosixAPI.posix();
-            return p.getClass().getName().contains("NoOp") ? null : p;
-        } catch (Throwable t) {
-            return null;
+    /** Chronicle's POSIX layer, built on first use (jnr-ffi); null if it has none. */
+    private static final class Posix {
+        static final PosixAPI API = load();
+
+        private static PosixAPI load() {
+            try {
+                PosixAPI p = PosixAPI.posix();
+                return p.getClass().getName().contains("NoOp") ? null : p;
+            } catch (Throwable t) {
+                return null;
+            }
         }
     }
 
-    /** False when space cannot be reserved here; the log then runs without preallocation. */
-    static boolean supported() {
-        return !unsupported;
+    /** False when space cannot be reserved the {@code written} way here; the log then runs without. */
+    static boolean supported(boolean written) {
+        return !OFF && (written || (!noFallocate && Posix.API != null));
     }
 
     /**
-     * Creates {@code file} (it must not exist) with {@code bytes} of real blocks. With
-     * {@code zeros}, {@link #zeroAhead} may later fill reserved blocks with zeros. Returns null
-     * if reservation is not supported (nothing is created then).
+     * Creates {@code file} (it must not exist) with {@code bytes} of real blocks, the {@code
+     * written} way or by {@code fallocate}; the allocated way keeps a channel for {@link #zeroAhead}.
+     * Returns null if reservation is not supported (nothing is created then).
      */
-    static SegmentSpace create(Path file, String name, long bytes, long step, boolean zeros) throws IOException {
-        if (unsupported) {
+    static SegmentSpace create(Path file, String name, long bytes, long step, boolean written) throws IOException {
+        if (!supported(written)) {
             return null;
         }
-        int fd = POSIX.open(file.toString(), O_WRONLY | O_CREAT, 0600);
-        if (fd < 0) {
-            throw error("cannot create " + name, POSIX.lastError(), file);
+        SegmentSpace s;
+        if (written) {
+            s = new SegmentSpace(file, name, true, -1, Math.min(step, WRITTEN_STEP));
+            s.channel = openChannel(file, name, true);
+        } else {
+            int fd = Posix.API.open(file.toString(), O_WRONLY | O_CREAT, 0600);
+            if (fd < 0) {
+                throw error("cannot create " + name, Posix.API.lastError(), file);
+            }
+            s = new SegmentSpace(file, name, false, fd, step);
         }
-        SegmentSpace s = new SegmentSpace(file, name, fd, step);
         try {
             s.reserve(bytes);
-            if (zeros && !unsupported) {
+            if (!written && !noFallocate) {
                 // Opened now, by the name it has now: Chronicle renames the file into place.
-                s.zeroChannel = FileChannel.open(file, StandardOpenOption.WRITE);
+                s.channel = openChannel(file, name, false);
             } else {
                 s.zeroing = false;
             }
@@ -116,27 +148,62 @@ final class SegmentSpace implements AutoCloseable {
             s.close();
             throw e;
         }
-        return unsupported ? null : s;
-    }
-
-    /** Opens an existing file whose first {@code reserved} bytes are known to have blocks. */
-    static SegmentSpace open(Path file, long reserved, long step) throws IOException {
-        if (unsupported) {
+        if (!written && noFallocate) {
+            s.close();
             return null;
         }
-        int fd = POSIX.open(file.toString(), O_WRONLY, 0);
-        if (fd < 0) {
-            throw error("cannot open " + file.getFileName(), POSIX.lastError(), file);
+        return s;
+    }
+
+    /**
+     * Opens an existing file whose first {@code reserved} bytes are known to have blocks. Written,
+     * the bytes beyond are reserved by writing back what they hold: only while nobody else writes
+     * the file.
+     */
+    static SegmentSpace open(Path file, long reserved, long step, boolean written) throws IOException {
+        if (!supported(written)) {
+            return null;
         }
-        SegmentSpace s = new SegmentSpace(file, file.getFileName().toString(), fd, step);
+        String name = file.getFileName().toString();
+        SegmentSpace s;
+        if (written) {
+            s = new SegmentSpace(file, name, true, -1, step);
+            s.channel = openChannel(file, name, false);
+        } else {
+            int fd = Posix.API.open(file.toString(), O_WRONLY, 0);
+            if (fd < 0) {
+                throw error("cannot open " + name, Posix.API.lastError(), file);
+            }
+            s = new SegmentSpace(file, name, false, fd, step);
+        }
         s.reservedTo = reserved;
+        s.zeroedTo = reserved;
         s.zeroing = false;
         return s;
     }
 
+    private static FileChannel openChannel(Path file, String name, boolean create) throws IOException {
+        try {
+            if (!create) {
+                return FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            }
+            FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                    StandardOpenOption.CREATE);
+            try {
+                LogDirectory.restrictFile(file);
+            } catch (RuntimeException e) {
+                ch.close();
+                throw e;
+            }
+            return ch;
+        } catch (IOException e) {
+            throw translate((create ? "cannot create " : "cannot open ") + name, e, file);
+        }
+    }
+
     /** Reserves blocks for every byte below {@code end} (and up to the next step beyond it). */
     void ensure(long end) throws IOException {
-        if (end > reservedTo && !unsupported) {
+        if (end > reservedTo && (written || !noFallocate)) {
             reserve((end + step - 1) / step * step);
         }
     }
@@ -146,17 +213,57 @@ final class SegmentSpace implements AutoCloseable {
         if (to <= from) {
             return;
         }
-        int rc = POSIX.fallocate(fd, 0, from, to - from);
+        if (written) {
+            reserveByWriting(from, to);
+            return;
+        }
+        int rc = Posix.API.fallocate(fd, 0, from, to - from);
         if (rc != 0) {
-            int errno = rc > 0 ? rc : POSIX.lastError();
+            int errno = rc > 0 ? rc : Posix.API.lastError();
             if (errno == EOPNOTSUPP) {
-                unsupported = true;
+                noFallocate = true;
                 return;
             }
             throw error("cannot reserve " + (to - from) + " bytes at offset " + from + " of " + name,
                     errno, file);
         }
         reservedTo = to;
+    }
+
+    /**
+     * Writes {@code [from, to)} page by page: zeros beyond the file's end, the bytes it holds below
+     * it (a last partial page only up to the end, so the length stays). {@code reservedTo} moves
+     * with every page, so a refusal half-way keeps what did go in.
+     */
+    private void reserveByWriting(long from, long to) throws IOException {
+        ByteBuffer page = null;
+        try {
+            long size = channel.size();
+            for (long p = from; p < to; p += PAGE) {
+                int len = (int) Math.min(PAGE, to - p);
+                ByteBuffer b;
+                if (p < size) {
+                    b = page == null ? (page = ByteBuffer.allocate(PAGE)) : page;
+                    java.util.Arrays.fill(b.array(), (byte) 0);
+                    b.clear().limit((int) Math.min(len, size - p));
+                    while (b.hasRemaining() && channel.read(b, p + b.position()) >= 0) {
+                        // read what the file holds there; past its end it reads as zeros
+                    }
+                    // never past the end: the file keeps its length (its last block is one of ours now)
+                    b.limit((int) Math.min(len, size - p)).position(0);
+                } else {
+                    b = ZEROS.duplicate();
+                    b.limit(len);
+                }
+                while (b.hasRemaining()) {
+                    channel.write(b, p + b.position());
+                }
+                reservedTo = p + len;
+                zeroedTo = reservedTo;
+            }
+        } catch (IOException e) {
+            throw translate("cannot reserve " + (to - from) + " bytes at offset " + from + " of " + name, e, file);
+        }
     }
 
     long reservedTo() {
@@ -168,15 +275,16 @@ final class SegmentSpace implements AutoCloseable {
     }
 
     /**
-     * Writes zeros into the reserved blocks from {@code from} (rounded up to a page; never below
-     * what was zeroed before) to {@code to} (rounded down to a page, at most what is reserved).
-     * The caller guarantees that nothing has been written at or beyond {@code from} and that
-     * nothing will be written there while this runs: the writer thread calls it, before it hands
-     * Chronicle the next document, with {@code from} beyond the end of everything Chronicle wrote.
-     * Best effort: an error stops zeroing for this file (the blocks stay reserved).
+     * Allocated reservations only (a written one is zeros already): writes zeros into the reserved
+     * blocks from {@code from} (rounded up to a page; never below what was zeroed before) to
+     * {@code to} (rounded down to a page, at most what is reserved). The caller guarantees that
+     * nothing has been written at or beyond {@code from} and that nothing will be written there
+     * while this runs: the writer thread calls it, before it hands Chronicle the next document,
+     * with {@code from} beyond the end of everything Chronicle wrote. Best effort: an error stops
+     * zeroing for this file (the blocks stay reserved).
      */
     void zeroAhead(long from, long to) {
-        if (!zeroing || unsupported || zeroChannel == null) {
+        if (!zeroing || written || noFallocate || channel == null) {
             return;
         }
         long start = Math.max(zeroedTo, (from + PAGE - 1) & -PAGE);
@@ -189,13 +297,29 @@ final class SegmentSpace implements AutoCloseable {
             for (long p = start; p < end; p += PAGE) {
                 z.clear();
                 while (z.hasRemaining()) {
-                    zeroChannel.write(z, p + z.position());
+                    channel.write(z, p + z.position());
                 }
             }
             zeroedTo = end;
         } catch (IOException | RuntimeException e) {
             zeroing = false;
         }
+    }
+
+    /**
+     * The JDK reports a refused write as an {@code IOException} whose message is the C library's
+     * text for the errno; the usual ones become a {@link LogSpaceException} with that errno.
+     */
+    private static IOException translate(String what, IOException e, Path file) {
+        String m = String.valueOf(e.getMessage());
+        int errno = m.contains("No space left") ? ENOSPC
+                : m.contains("quota") ? EDQUOT
+                : m.contains("Read-only file system") ? EROFS
+                : 0;
+        if (errno == 0) {
+            return new LogSpaceException(what + ": " + m, 0, file.getParent());
+        }
+        return error(what, errno, file);
     }
 
     private static IOException error(String what, int errno, Path file) {
@@ -206,7 +330,7 @@ final class SegmentSpace implements AutoCloseable {
             default -> {
                 String s;
                 try {
-                    s = POSIX.strerror(errno);
+                    s = Posix.API.strerror(errno);
                 } catch (Throwable t) {
                     s = null;
                 }
@@ -218,12 +342,14 @@ final class SegmentSpace implements AutoCloseable {
 
     @Override
     public void close() {
-        POSIX.close(fd);
-        if (zeroChannel != null) {
+        if (fd >= 0) {
+            Posix.API.close(fd);
+        }
+        if (channel != null) {
             try {
-                zeroChannel.close();
+                channel.close();
             } catch (IOException ignored) {
-                // only zeros went through it; nothing to lose
+                // only reservation bytes went through it; nothing to lose
             }
         }
     }

@@ -198,14 +198,29 @@ public final class ImplStartup {
             real().mlockall(a0);
         }
 
+        /**
+         * Chronicle releases a mapping with {@code msync(MS_ASYNC)} unless its sync mode is NONE
+         * (its metadata file is mapped with the JVM-wide default, ASYNC), so every recorded
+         * process built the POSIX layer on its way out, for a call Linux has made a no-op since
+         * 2.6.19 (msync(2): the kernel tracks dirty pages and writes them back anyway). Before the
+         * layer exists that call is answered here; once it exists, it goes through. Any other
+         * flag, or another kernel, builds the layer.
+         */
+        private boolean asyncNoOp(int flags) {
+            return real == null && flags == MS_ASYNC && LINUX;
+        }
+
+        private static final int MS_ASYNC = 1;
+        private static final boolean LINUX = "Linux".equals(System.getProperty("os.name"));
+
         @Override
         public int msync(long a0, long a1, MSyncFlag a2) {
-            return real().msync(a0, a1, a2);
+            return a2 != null && asyncNoOp(a2.value()) ? 0 : real().msync(a0, a1, a2);
         }
 
         @Override
         public int msync(long a0, long a1, int a2) {
-            return real().msync(a0, a1, a2);
+            return asyncNoOp(a2) ? 0 : real().msync(a0, a1, a2);
         }
 
         @Override
