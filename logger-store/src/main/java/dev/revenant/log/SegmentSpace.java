@@ -44,11 +44,11 @@ import net.openhft.posix.PosixAPI;
  * <p>The zeros go in one page per {@code pwrite}, never in bigger writes: a big buffered write
  * makes the page cache hold that range in large folios, and a store through the mapping then
  * dirties the whole folio, so every force wrote back up to 2 MiB (measured: a force of ~420 µs).
- * They are only ever written where Chronicle has not written (at or beyond what is reserved, on
- * the writer thread, the only thread that appends, between two of Chronicle's documents). A file
- * that already holds data ({@link #open}, Chronicle's metadata file) is reserved by writing back
- * the bytes it holds, read just before, page by page: it is called before Chronicle has an
- * appender, when nothing else writes the file.
+ * Below the file's length a page is read first and its own bytes are written back: a hole reads
+ * as zeros, and what Chronicle did write (its metadata file, opened with data; the index arrays it
+ * may place just beyond a segment's first document) stays as it is. That is sound because nothing
+ * else writes the file meanwhile: reservation runs on the writer thread, the only thread that
+ * appends, between two of Chronicle's documents, or before Chronicle has an appender.
  */
 final class SegmentSpace implements AutoCloseable {
     /** Reserve by writing zeros (or the bytes already there). */

@@ -38,6 +38,7 @@ class SegmentSpaceTest {
             s.ensure((1 << 20) + 1);
             // a written reservation grows by its own (smaller) step, so bursts of dirty pages stay short
             assertThat(s.reservedTo()).isEqualTo((1 << 20) + (256 << 10));
+            assertThat(blocks(f) * 512).isGreaterThanOrEqualTo(s.reservedTo());
             assertThat(Files.size(f)).isEqualTo(s.reservedTo());
         }
         byte[] all = Files.readAllBytes(f);
@@ -71,6 +72,30 @@ class SegmentSpaceTest {
         assertThat(firstDiff).as("first byte changed").isEqualTo(-1);
         assertThat(blocks(f)).isGreaterThan(blocksBefore);
         assertThat(blocks(f) * 512).isGreaterThanOrEqualTo(Files.size(f));
+    }
+
+    @Test
+    void bytesChronicleWroteBeyondTheReservationSurviveTheNextStep() throws Exception {
+        // Chronicle sets a segment's length at once and may put index arrays just beyond its first
+        // document: a later reservation step must write those bytes back, never zeros over them.
+        Path f = tmp.resolve("seg.precreated");
+        byte[] index = new byte[300];
+        new Random(3).nextBytes(index);
+        try (SegmentSpace s = SegmentSpace.create(f, "seg", 256 << 10, 256 << 10, SegmentSpace.WRITTEN);
+                java.io.RandomAccessFile chronicle = new java.io.RandomAccessFile(f.toFile(), "rw")) {
+            chronicle.setLength(80L << 20);
+            chronicle.seek((256 << 10) + 100);
+            chronicle.write(index);
+            s.ensure(1 << 20);
+            assertThat(s.reservedTo()).isEqualTo(1 << 20);
+        }
+        assertThat(Files.size(f)).isEqualTo(80L << 20);
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.allocate(index.length);
+            ch.read(b, (256 << 10) + 100);
+            assertThat(b.array()).isEqualTo(index);
+        }
+        assertThat(blocks(f) * 512).isGreaterThanOrEqualTo(1 << 20);
     }
 
     @Test
