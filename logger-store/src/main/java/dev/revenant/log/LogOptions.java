@@ -80,11 +80,12 @@ public final class LogOptions {
     }
 
     /**
-     * Reserved bytes kept filled with zeros beyond what Chronicle has written, so that its
-     * stores overwrite written blocks instead of converting unwritten extents (a journal
-     * commit per force on ext4; see {@link SegmentSpace}). Default 1.5 MiB; it should stay
-     * well above Chronicle's index arrays (256 KiB each), which zeros must never reach. 0
-     * switches zero-filling off; so does {@code -Drevenant.log.zeroAhead=false}.
+     * How far beyond what Chronicle has written the blocks are reserved by writing them (zeros,
+     * or the bytes already there), so that its stores overwrite written blocks instead of
+     * filling holes or converting unwritten extents (a journal commit per force on ext4; see
+     * {@link SegmentSpace}). Default 1.5 MiB; it should stay well above Chronicle's index
+     * arrays (256 KiB each). 0 switches the writing off and reserves with {@code fallocate}
+     * instead (Chronicle's POSIX layer, jnr-ffi); so does {@code -Drevenant.log.zeroAhead=false}.
      */
     public LogOptions zeroAhead(long b) {
         this.zeroAhead = Math.max(0, b);

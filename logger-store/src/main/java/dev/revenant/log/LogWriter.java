@@ -66,15 +66,6 @@ public final class LogWriter implements AutoCloseable {
 
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
     private static final RollCycle ROLL_CYCLE = LargeRollCycles.LARGE_DAILY;
-    /** Zeros are written when less than {@code zeroAhead - ZERO_CHUNK} lie ahead: at least this much at a time. */
-    private static final long ZERO_CHUNK = 512L << 10;
-    /**
-     * How far beyond the end of the last document it was handed Chronicle may have written: when
-     * a data document closes, Chronicle indexes it, and that may allocate index arrays right after
-     * it ({@code indexCount} longs plus a small header each; at a file's first document both the
-     * index-of-indexes and the first index array). Zeros go only beyond this.
-     */
-    private static final long CHRONICLE_BEYOND_END = 2 * (ROLL_CYCLE.defaultIndexCount() * 8L + 4096) + 4096;
 
     /**
      * Told on the writer thread when the log's file system refuses room (full, read-only) and the
@@ -136,23 +127,8 @@ public final class LogWriter implements AutoCloseable {
     private StableWatermarkFile watermarkFile;
     private final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
 
-    // Statistics for tools and live monitoring, all kept off the app's path: the writer thread
-    // counts records and bytes once per drained batch (plain fields, read racily), the thread that
-    // forces times each force (a few per millisecond at most).
-    private final AtomicLong forces = new AtomicLong();
-    private final AtomicLong forceNanosTotal = new AtomicLong();
-    private final long[] typeCounts = new long[256];
-    private volatile long bytesWritten;
-    private final java.util.concurrent.atomic.AtomicLongArray forceBuckets =
-            new java.util.concurrent.atomic.AtomicLongArray(ForceTiming.BUCKET_BOUNDS_MICROS.length + 1);
-    private volatile long lastForceNanos;
-    private final AtomicLong maxForceNanos = new AtomicLong();
-    /** nanoTime when the oldest record not yet stable was written; 0 when everything written is stable. */
-    private volatile long firstUnstableAt;
-    private volatile long lastLagNanos;
-    private final AtomicLong maxLagNanos = new AtomicLong();
-    /** The last force that moved the stable position; written after its stable mark. */
-    private volatile ForceTiming lastTiming;
+    // Statistics for tools and live monitoring, all kept off the app's path.
+    private final WriterStats stats = new WriterStats();
 
     private record PendingListener(long position, StableListener listener) {}
 
@@ -180,6 +156,7 @@ public final class LogWriter implements AutoCloseable {
         this.big = new byte[capacity][];
         this.written = base - 1;
         this.stable = base - 1;
+        this.room = new SegmentRoom(dir, options, ROLL_CYCLE);
         this.writerThread = new Thread(this::run, "revenant-log-writer");
         this.writerThread.setDaemon(true);
         this.syncerThread = new Thread(this::sync, "revenant-log-syncer");
@@ -321,67 +298,64 @@ public final class LogWriter implements AutoCloseable {
      * stable, and the writer tries again with growing intervals until it has room.
      */
     public LogSpaceException pausedBy() {
-        return pause;
+        return room.pause();
     }
 
     /** Who hears about pauses and resumptions; replaces the default, which prints on stderr. */
     public void healthListener(HealthListener listener) {
         this.health = listener;
+        room.health(listener);
     }
 
     public long forceCount() {
-        return forces.get();
+        return stats.forceCount();
     }
 
     public long forceNanosTotal() {
-        return forceNanosTotal.get();
+        return stats.forceNanosTotal();
     }
 
     /** Records this session wrote, by type code (index; codes of 255 and more count at 255). A racy copy. */
     public long[] recordsWrittenByType() {
-        return typeCounts.clone();
+        return stats.recordsWrittenByType();
     }
 
     /** Bytes of records (headers, payloads, CRCs) this session handed to Chronicle. */
     public long bytesWritten() {
-        return bytesWritten;
+        return stats.bytesWritten();
     }
 
     /** Forces so far per latency bucket ({@link ForceTiming#BUCKET_BOUNDS_MICROS}, one more for the rest). */
     public long[] forceHistogram() {
-        long[] h = new long[forceBuckets.length()];
-        for (int i = 0; i < h.length; i++) {
-            h[i] = forceBuckets.get(i);
-        }
-        return h;
+        return stats.forceHistogram();
     }
 
     public long lastForceNanos() {
-        return lastForceNanos;
+        return stats.lastForceNanos();
     }
 
     public long maxForceNanos() {
-        return maxForceNanos.get();
+        return stats.maxForceNanos();
     }
 
     /** How long the oldest record written but not yet stable has waited; 0 when all written is stable. */
     public long stableLagNanos() {
-        long since = firstUnstableAt;
+        long since = stats.firstUnstableAt();
         return since == 0 || stable >= written ? 0 : Math.max(0, System.nanoTime() - since);
     }
 
     /** Stable lag at the last force that moved the stable position (how long its oldest record waited). */
     public long lastStableLagNanos() {
-        return lastLagNanos;
+        return stats.lastStableLagNanos();
     }
 
     public long maxStableLagNanos() {
-        return maxLagNanos.get();
+        return stats.maxStableLagNanos();
     }
 
     /** The last force that moved the stable position, or null before the first. */
     public ForceTiming lastForceTiming() {
-        return lastTiming;
+        return stats.lastTiming();
     }
 
     public long append(int type, long thread, long threadSeq, byte[] payload) {
@@ -543,7 +517,7 @@ public final class LogWriter implements AutoCloseable {
                         f.persist(stable, options.force);
                     } catch (IOException e) {
                         // A full or read-only file system: the writer says so; try again later.
-                        if (!told && pause == null) {
+                        if (!told && room.pause() == null) {
                             System.err.println("revenant: cannot persist the stable watermark in " + dir + ": " + e);
                         }
                         told = true;
@@ -568,8 +542,6 @@ public final class LogWriter implements AutoCloseable {
     private ExcerptAppender appender;
     private volatile FileChannel segment;
     private int segmentCycle;
-    private volatile int cycle;
-    private long bytesInSegment;
     private byte[] scratch = new byte[1024];
     private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
     private volatile long lastForceAt;
@@ -578,16 +550,13 @@ public final class LogWriter implements AutoCloseable {
     private volatile long markRequested = -1;
     private volatile long markWritten = -1;
     private volatile boolean writerDone;
-    /** Blocks reserved in the current segment, and in the next one before Chronicle creates it. */
-    private SegmentSpace space;
-    private SegmentSpace nextSpace;
-    /** End of what Chronicle has written into the current segment (a file offset). */
-    private long fileEnd;
-    private volatile LogSpaceException pause;
-    /** Bytes of reserved space filled with zeros ahead of Chronicle, all segments (for tests). */
-    volatile long zeroedBytes;
-    private long pausedAtNanos;
+    private final SegmentRoom room;
     private volatile HealthListener health;
+
+    /** Bytes of reserved space filled with zeros ahead of Chronicle, all segments (for tests). */
+    long zeroedBytes() {
+        return room.zeroedBytes();
+    }
 
     private void run() {
         try {
@@ -647,139 +616,16 @@ public final class LogWriter implements AutoCloseable {
         }
         SingleChronicleQueue probe = SingleChronicleQueueBuilder.binary(dir).rollCycle(ROLL_CYCLE)
                 .blockSize(options.blockSize).syncMode(SyncMode.NONE).timeoutMS(2_000)
-                .timeProvider(() -> (long) cycle * ROLL_CYCLE.lengthInMillis())
+                .timeProvider(() -> (long) room.cycle() * ROLL_CYCLE.lengthInMillis())
                 .build();
         queue = probe;
-        // Never append to a segment an earlier session wrote: start the next cycle.
-        int last = queue.lastCycle();
-        int first = 1;
-        cycle = Math.max(first, last == Integer.MIN_VALUE || last < 0 ? first : last + 1);
-        // Blocks for the first segment and for Chronicle's metadata file before Chronicle writes
-        // into either through its mapping: a full disk is an error here, never a SIGBUS later.
-        nextSpace = reserveSegment(cycle);
-        reserveWhole(dir.resolve("metadata.cq4t"));
+        room.begin(queue.lastCycle(), dir.resolve("metadata.cq4t"));
         appender = queue.createAppender();
         LogDirectory.restrictFile(dir.resolve("metadata.cq4t"));
         try (FileChannel meta = FileChannel.open(dir.resolve("metadata.cq4t"), StandardOpenOption.WRITE)) {
             meta.force(true);
         } catch (java.nio.file.NoSuchFileException ignored) {
             // older layouts keep no metadata file
-        }
-    }
-
-    /**
-     * Creates the file Chronicle will use for {@code c} under the name it looks for before it
-     * creates one itself ({@code <segment>.precreated}, which it renames into place), with
-     * the first blocks reserved. Null if reservation is not supported here.
-     */
-    private SegmentSpace reserveSegment(int c) throws IOException {
-        String name = java.time.format.DateTimeFormatter.ofPattern(ROLL_CYCLE.format())
-                .withZone(java.time.ZoneOffset.UTC).format(java.time.Instant.ofEpochMilli((long) c * ROLL_CYCLE.lengthInMillis()));
-        Path seg = dir.resolve(name + Segments.SUFFIX);
-        if (Files.exists(seg)) {
-            return null; // not expected: a new session always starts a new cycle
-        }
-        Path pre = dir.resolve(name + ".precreated");
-        try {
-            return SegmentSpace.create(pre, seg.getFileName().toString(), options.reserveStep, options.reserveStep,
-                    written());
-        } catch (IOException e) {
-            Files.deleteIfExists(pre);
-            throw e;
-        }
-    }
-
-    /**
-     * Blocks are reserved by writing zeros when zero-filling is on (it writes them anyway), by
-     * {@code fallocate} only when it is off: see {@link SegmentSpace}.
-     */
-    private boolean written() {
-        return options.zeroAhead > 0 ? SegmentSpace.WRITTEN : SegmentSpace.ALLOCATED;
-    }
-
-    private void reserveWhole(Path file) throws IOException {
-        if (!Files.exists(file)) {
-            return;
-        }
-        try (SegmentSpace s = SegmentSpace.open(file, 0, 4096, written())) {
-            if (s != null) {
-                s.ensure(Files.size(file));
-            }
-        }
-    }
-
-    /**
-     * Makes sure the file has blocks for a document of {@code bytes} and what Chronicle may write
-     * around it, rolling to a new segment first when this one is full. False, with the writer
-     * paused, if the file system refuses; nothing has been written then.
-     */
-    private boolean makeRoom(long bytes) {
-        try {
-            if (bytesInSegment > options.segmentBytes) {
-                if (nextSpace == null && SegmentSpace.supported(written())) {
-                    nextSpace = reserveSegment(cycle + 1);
-                }
-                // Chronicle rolls to a new file at the next write once the time provider moves on.
-                cycle = cycle + 1;
-                bytesInSegment = 0;
-            } else if (space != null) {
-                long end = fileEnd + bytes;
-                long zeroed = space.zeroedTo();
-                space.ensure(end + Math.max(options.reserveStep / 2, options.zeroAhead));
-                zeroedBytes += space.zeroedTo() - zeroed;
-                if (options.zeroAhead > 0 && space.zeroedTo() < end + options.zeroAhead - ZERO_CHUNK) {
-                    // On this thread, between two of Chronicle's documents, and only beyond what
-                    // Chronicle can have written: never over its bytes.
-                    long before = space.zeroedTo();
-                    space.zeroAhead(fileEnd + CHRONICLE_BEYOND_END, end + options.zeroAhead);
-                    zeroedBytes += space.zeroedTo() - before;
-                }
-            }
-        } catch (LogSpaceException e) {
-            paused(e);
-            return false;
-        } catch (IOException e) {
-            paused(new LogSpaceException(e.getMessage(), 0, dir));
-            return false;
-        }
-        if (pause != null) {
-            resumed();
-        }
-        return true;
-    }
-
-    private void paused(LogSpaceException e) {
-        if (pause != null) {
-            return;
-        }
-        pausedAtNanos = System.nanoTime();
-        pause = e;
-        HealthListener h = health;
-        try {
-            if (h != null) {
-                h.paused(e);
-            } else {
-                System.err.println("revenant: ERROR: the log " + dir + " cannot be written: " + e.getMessage()
-                        + ". The writer is paused: nothing new becomes durable. It goes on by itself once the file "
-                        + "system has room (and is writable) again.");
-            }
-        } catch (Throwable ignored) {
-            // a listener's bug must not stop the log
-        }
-    }
-
-    private void resumed() {
-        long millis = (System.nanoTime() - pausedAtNanos) / 1_000_000;
-        pause = null;
-        HealthListener h = health;
-        try {
-            if (h != null) {
-                h.resumed(millis);
-            } else {
-                System.err.println("revenant: the log " + dir + " has room again after " + millis + " ms; writing on");
-            }
-        } catch (Throwable ignored) {
-            // as above
         }
     }
 
@@ -850,7 +696,7 @@ public final class LogWriter implements AutoCloseable {
     private void finalForce() throws IOException {
         long target = written;
         if (target > stable || markWritten < target) {
-            long since = firstUnstableAt;
+            long since = stats.firstUnstableAt();
             forceFile(segment);
             advanceStable(target);
             noteTiming(target, since);
@@ -957,7 +803,7 @@ public final class LogWriter implements AutoCloseable {
             if (wanted && ++wantedForces == STALL_BEFORE_FORCE) {
                 stallForTest(target);
             }
-            long since = firstUnstableAt;
+            long since = stats.firstUnstableAt();
             forceFile(ch);
             advanceStable(target);
             noteTiming(target, since);
@@ -969,17 +815,9 @@ public final class LogWriter implements AutoCloseable {
         }
     }
 
-    /**
-     * After a force that made {@code target} stable: how long its oldest record had waited, and the
-     * timing the writer logs after the stable mark. Records written while it forced are waiting now.
-     */
+    /** After a force that made {@code target} stable: see {@link WriterStats#noteTiming}. */
     private void noteTiming(long target, long since) {
-        long end = lastForceAt;
-        long lag = since == 0 ? 0 : Math.max(0, end - since);
-        lastLagNanos = lag;
-        maxLagNanos.accumulateAndGet(lag, Math::max);
-        firstUnstableAt = written > target ? end - lastForceNanos : 0;
-        lastTiming = new ForceTiming(target, appendedPosition(), System.currentTimeMillis(), lastForceNanos, lag);
+        stats.noteTiming(target, since, lastForceAt, written, appendedPosition());
     }
 
     private synchronized void advanceStable(long target) {
@@ -1014,7 +852,7 @@ public final class LogWriter implements AutoCloseable {
         }
         // Room first: nothing is encoded (and no large payload let go) before the file has
         // blocks for it, so a refused reservation leaves the ring as it was.
-        if (!makeRoom(bytes + 64)) {
+        if (!room.makeRoom(bytes + 64)) {
             return -1;
         }
         if (bytes > scratch.length) {
@@ -1038,7 +876,7 @@ public final class LogWriter implements AutoCloseable {
             }
             at += RecordDescriptor.encode(scratch, at, types[i], 0, epoch, base + s, threads[i], threadSeqs[i],
                     src, srcOff, len, crc);
-            typeCounts[Math.min(types[i], 255)]++;
+            stats.counted(types[i]);
             stall |= base + s == options.stallAtPosition;
         }
         long end;
@@ -1050,16 +888,12 @@ public final class LogWriter implements AutoCloseable {
                 stallForever();
             }
         }
-        bytesInSegment += at + 4;
         if (segment == null || appender.cycle() != segmentCycle) {
             switchSegment();
         }
-        fileEnd = end;
+        room.wrote(at + 4, end);
         written = base + next + n - 1; // after the segment: the syncer reads them in the other order
-        bytesWritten += at;
-        if (firstUnstableAt == 0) {
-            firstUnstableAt = System.nanoTime();
-        }
+        stats.wrote(at);
         return n;
     }
 
@@ -1092,12 +926,7 @@ public final class LogWriter implements AutoCloseable {
         retired = old;
         segmentCycle = appender.cycle();
         segment = fresh;
-        if (space != null) {
-            space.close();
-        }
-        space = nextSpace;
-        nextSpace = null;
-        fileEnd = 0;
+        room.switched();
     }
 
     private void forceFile(FileChannel ch) throws IOException {
@@ -1107,15 +936,11 @@ public final class LogWriter implements AutoCloseable {
         }
         long t1 = System.nanoTime();
         lastForceAt = t1;
-        forces.incrementAndGet();
-        forceNanosTotal.addAndGet(t1 - t0);
-        lastForceNanos = t1 - t0;
-        maxForceNanos.accumulateAndGet(t1 - t0, Math::max);
-        forceBuckets.incrementAndGet(ForceTiming.bucket(t1 - t0));
+        stats.forced(t1 - t0);
     }
 
     private void writeStableMark(long position) {
-        if (space != null && fileEnd + 128 > space.reservedTo()) {
+        if (!room.hasRoom(128)) {
             return; // no room reserved for it (paused): the next mark will say as much
         }
         try (DocumentContext dc = appender.writingDocument(true)) {
@@ -1123,10 +948,10 @@ public final class LogWriter implements AutoCloseable {
             out.writeInt(SegmentScanner.STABLE_MARK_MAGIC);
             out.writeLong(position);
             out.writeInt(SegmentScanner.stableMarkCheck(position));
-            fileEnd = Math.max(fileEnd, out.writePosition());
+            room.wroteUpTo(out.writePosition());
         }
         // Its own document after the mark, so a reader that knows only 16-byte marks still finds them.
-        ForceTiming t = lastTiming;
+        ForceTiming t = stats.lastTiming();
         if (t != null && t.stablePosition() == position) {
             try (DocumentContext dc = appender.writingDocument(true)) {
                 Bytes<?> out = dc.wire().bytes();
@@ -1138,8 +963,8 @@ public final class LogWriter implements AutoCloseable {
                 out.writeLong(t.lagNanos());
                 out.writeInt(SegmentScanner.forceTimingCheck(t.stablePosition(), t.appendedPosition(), t.wallMillis(),
                         t.forceNanos(), t.lagNanos()));
-                // fileEnd must cover everything Chronicle wrote: zeros go only beyond it.
-                fileEnd = Math.max(fileEnd, out.writePosition());
+                // the room must know everything Chronicle wrote: zeros go only beyond it
+                room.wroteUpTo(out.writePosition());
             }
         }
     }
@@ -1185,12 +1010,7 @@ public final class LogWriter implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         try {
-            if (space != null) {
-                space.close();
-            }
-            if (nextSpace != null) {
-                nextSpace.close();
-            }
+            room.close();
             if (segment != null) {
                 segment.close();
             }

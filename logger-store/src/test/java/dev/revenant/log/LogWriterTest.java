@@ -97,7 +97,7 @@ class LogWriterTest {
                     w.awaitStable(p);
                 }
             }
-            zeroed = w.zeroedBytes;
+            zeroed = w.zeroedBytes();
         }
         assertThat(Segments.list(dir)).hasSizeGreaterThan(2);
         if (SegmentSpace.supported(SegmentSpace.WRITTEN)) {
