@@ -17,6 +17,9 @@ final class SegmentRoom implements AutoCloseable {
     /** Zeros are written when less than {@code zeroAhead - ZERO_CHUNK} lie ahead: at least this much at a time. */
     private static final long ZERO_CHUNK = 512L << 10;
 
+    /** How long after the first segment switch the POSIX layer (for fallocate) is built. */
+    private static final long POSIX_DELAY_MILLIS = 500;
+
     private final Path dir;
     private final LogOptions options;
     private final RollCycle rollCycle;
@@ -179,6 +182,8 @@ final class SegmentRoom implements AutoCloseable {
         if (space != null) {
             space.close();
         }
+        // The first segment is in use: the start-up path is over (see SegmentSpace).
+        SegmentSpace.buildPosixLater(POSIX_DELAY_MILLIS);
         space = nextSpace;
         nextSpace = null;
         fileEnd = 0;

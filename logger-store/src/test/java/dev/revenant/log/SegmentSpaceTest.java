@@ -18,6 +18,17 @@ class SegmentSpaceTest {
     @TempDir
     Path tmp;
 
+    @org.junit.jupiter.api.BeforeEach
+    void posixNotBuiltYet() {
+        // as at start-up; the layer itself, once built, stays built (it is per JVM)
+        SegmentSpace.posixReadyForTest(false);
+    }
+
+    @org.junit.jupiter.api.AfterEach
+    void posixAsItIs() {
+        SegmentSpace.posixReadyForTest(false);
+    }
+
     /** Blocks of 512 bytes the file system has given the file (GNU stat's %b). */
     static long blocks(Path f) throws Exception {
         Process p = new ProcessBuilder("stat", "-c", "%b", f.toString()).redirectErrorStream(true).start();
@@ -96,6 +107,29 @@ class SegmentSpaceTest {
             assertThat(b.array()).isEqualTo(index);
         }
         assertThat(blocks(f) * 512).isGreaterThanOrEqualTo(1 << 20);
+    }
+
+    @Test
+    void aWrittenSegmentGoesOnWithFallocateOnceThePosixLayerIsBuiltKeepingItsZeros() throws Exception {
+        Path pre = tmp.resolve("seg.precreated");
+        Path seg = tmp.resolve("seg");
+        try (SegmentSpace s = SegmentSpace.create(pre, "seg", 256 << 10, 2 << 20, SegmentSpace.WRITTEN)) {
+            assertThat(s.writing()).isTrue();
+            Files.move(pre, seg); // what Chronicle does with a precreated segment
+            assertThat(SegmentSpace.buildPosixNow()).as("POSIX layer (jnr-ffi) built").isTrue();
+            s.ensure((256 << 10) + 1);
+            assertThat(s.writing()).isFalse();
+            // allocated steps are the full ones again, and zero-filling goes on where the writes ended
+            assertThat(s.reservedTo()).isEqualTo(2 << 20);
+            assertThat(s.zeroedTo()).isEqualTo(256 << 10);
+            s.zeroAhead(0, 1 << 20);
+            assertThat(s.zeroedTo()).isEqualTo(1 << 20);
+        }
+        assertThat(blocks(seg) * 512).isGreaterThanOrEqualTo(2 << 20);
+        byte[] all = Files.readAllBytes(seg);
+        for (byte b : all) {
+            assertThat(b).isZero();
+        }
     }
 
     @Test
