@@ -17,8 +17,11 @@ final class SegmentRoom implements AutoCloseable {
     /** Zeros are written when less than {@code zeroAhead - ZERO_CHUNK} lie ahead: at least this much at a time. */
     private static final long ZERO_CHUNK = 512L << 10;
 
-    /** How long after the first segment switch the POSIX layer (for fallocate) is built. */
-    private static final long POSIX_DELAY_MILLIS = 500;
+    /**
+     * How long after the first segment switch the POSIX layer (for fallocate) is built;
+     * {@code -Drevenant.log.posixDelayMillis} changes it (tests keep a run on written reservations).
+     */
+    private static final long POSIX_DELAY_MILLIS = Math.max(0, Long.getLong("revenant.log.posixDelayMillis", 500));
 
     private final Path dir;
     private final LogOptions options;
