@@ -10,8 +10,6 @@ import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.Iterator;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -119,8 +117,7 @@ public final class LogWriter implements AutoCloseable {
     private volatile IOException failure;
     private volatile boolean closing;
 
-    private final ConcurrentLinkedQueue<Thread> sleepers = new ConcurrentLinkedQueue<>();
-    private final ConcurrentLinkedQueue<PendingListener> listeners = new ConcurrentLinkedQueue<>();
+    private final StableWaiters waiters = new StableWaiters();
     private final Thread writerThread;
     private final Thread syncerThread;
     private final Thread watermarkThread;
@@ -129,8 +126,6 @@ public final class LogWriter implements AutoCloseable {
 
     // Statistics for tools and live monitoring, all kept off the app's path.
     private final WriterStats stats = new WriterStats();
-
-    private record PendingListener(long position, StableListener listener) {}
 
     private LogWriter(Path dir, LogOptions options, FileChannel lockChannel, FileLock lock, int epoch, long base,
                       LogHeader header) {
@@ -424,7 +419,7 @@ public final class LogWriter implements AutoCloseable {
         request(position);
         long deadline = System.nanoTime() + unit.toNanos(timeout);
         Thread me = Thread.currentThread();
-        sleepers.add(me);
+        waiters.sleeping(me);
         try {
             while (stable < position) {
                 IOException f = failure;
@@ -446,7 +441,7 @@ public final class LogWriter implements AutoCloseable {
             }
             return true;
         } finally {
-            sleepers.remove(me);
+            waiters.awake(me);
         }
     }
 
@@ -459,11 +454,11 @@ public final class LogWriter implements AutoCloseable {
             listener.stable(position);
             return;
         }
-        listeners.add(new PendingListener(position, listener));
+        waiters.listen(position, listener);
         request(position);
         IOException f = failure;
         if (f != null || !writerThread.isAlive()) {
-            failListeners(f != null ? f : new IOException("log " + dir + " is closed"));
+            waiters.fail(f != null ? f : new IOException("log " + dir + " is closed"));
         }
     }
 
@@ -573,8 +568,8 @@ public final class LogWriter implements AutoCloseable {
         } finally {
             writerDone = true;
             LockSupport.unpark(syncerThread);
-            failListeners(failure);
-            wakeSleepers();
+            waiters.fail(failure);
+            waiters.wakeSleepers();
             closeQueue();
         }
     }
@@ -746,7 +741,7 @@ public final class LogWriter implements AutoCloseable {
                 long target = written;      // read before the segment: the writer sets it after
                 FileChannel ch = segment;
                 long now = System.nanoTime();
-                boolean wanted = requested.get() > stable || !listeners.isEmpty();
+                boolean wanted = requested.get() > stable || waiters.anyListener();
                 if (target > stable && (wanted || now - lastForceAt > options.periodicForceNanos)) {
                     if (requested.get() > target) {
                         // The writer is about to hand over what is awaited: give it a moment, so
@@ -780,8 +775,8 @@ public final class LogWriter implements AutoCloseable {
             latch(t);
             LockSupport.unpark(writerThread);
         } finally {
-            failListeners(failure == null ? new ClosedLogException("log " + dir + " is closed") : failure);
-            wakeSleepers();
+            waiters.fail(failure == null ? new ClosedLogException("log " + dir + " is closed") : failure);
+            waiters.wakeSleepers();
         }
     }
 
@@ -808,7 +803,7 @@ public final class LogWriter implements AutoCloseable {
             advanceStable(target);
             noteTiming(target, since);
             markRequested = target;
-            completeWaiters();
+            waiters.stable(stable);
             return true;
         } finally {
             forceLock.unlock();
@@ -965,40 +960,6 @@ public final class LogWriter implements AutoCloseable {
                         t.forceNanos(), t.lagNanos()));
                 // the room must know everything Chronicle wrote: zeros go only beyond it
                 room.wroteUpTo(out.writePosition());
-            }
-        }
-    }
-
-    private void completeWaiters() {
-        long s = stable;
-        for (Iterator<PendingListener> it = listeners.iterator(); it.hasNext(); ) {
-            PendingListener p = it.next();
-            if (p.position <= s) {
-                it.remove();
-                try {
-                    p.listener.stable(p.position);
-                } catch (Throwable t) {
-                    // A listener's bug must not stop the log.
-                }
-            }
-        }
-        wakeSleepers();
-    }
-
-    private void wakeSleepers() {
-        for (Thread t : sleepers) {
-            LockSupport.unpark(t);
-        }
-    }
-
-    private void failListeners(IOException cause) {
-        for (Iterator<PendingListener> it = listeners.iterator(); it.hasNext(); ) {
-            PendingListener p = it.next();
-            it.remove();
-            try {
-                p.listener.failed(p.position, cause);
-            } catch (Throwable ignored) {
-                // keep failing the others
             }
         }
     }
