@@ -20,6 +20,8 @@
 #   BIG_CP_MB   size of the big class path (default 200; 0 leaves those scenarios out), written
 #               once into $OUT/bigcp (random-bytes jars, stored uncompressed)
 #   OUT         folder for the JSON results (default benchmarks/target/startup)
+#   BASELINE_JAR  another build of the agent jar: its runs take the place of the no-agent ones,
+#               interleaved the same way (two builds compared in one run; no verdicts then)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -52,6 +54,12 @@ COPY="$OUT/jar"
 mkdir -p "$COPY"
 cp "$AGENT_JAR" "$COPY/revenant-agent.jar"
 EXTRA=()
+if [[ -n "${BASELINE_JAR:-}" ]]; then
+  # its own folder: the copy must keep the name revenant-agent.jar too
+  mkdir -p "$OUT/jar-baseline"
+  cp "$BASELINE_JAR" "$OUT/jar-baseline/revenant-agent.jar"
+  EXTRA+=(--baseline-agent "$OUT/jar-baseline/revenant-agent.jar")
+fi
 if [[ -f "$DEMO_JAR" ]]; then
   cp "$DEMO_JAR" "$COPY/demo-apps.jar"
   EXTRA+=(--demo-jar "$COPY/demo-apps.jar")

@@ -29,7 +29,12 @@ import java.util.stream.Collectors;
  * <li>{@code hello-200mb}, {@code kv-200mb}: the same with a class path of ~200 MB more jars
  *     ({@link BigClassPath}; needs {@code --big-cp}), which the agent's app fingerprint hashes.
  * </ul>
- * Prints each run, the medians of hello, the agent's own phase timing ({@code REVENANT_DEBUG_STARTUP=1})
+ * <p>With {@code --baseline-agent other/revenant-agent.jar} the baseline side runs that build of
+ * the agent instead of no agent, interleaved the same way: two builds compared in one run, which
+ * on a machine whose speed drifts is the only comparison that holds (the table then shows the
+ * difference between the builds, without verdicts).
+ *
+ * <p>Prints each run, the medians of hello, the agent's own phase timing ({@code REVENANT_DEBUG_STARTUP=1})
  * of each scenario's median run, the file tree of one log directory, and the verdict table against
  * the targets ({@link StartupReport}); optionally writes JSON.
  *
@@ -38,6 +43,7 @@ import java.util.stream.Collectors;
  *     [--java /path/to/bin/java] [--runs 10] [--agent-args k=v,...] [--work dir] [--json file]
  *     [--extra-cp path] [--jvm-opt -Xfoo]... [--verify]
  *     [--demo-jar demo-apps.jar] [--big-cp dir] [--big-cp-mb 200] [--scenarios hello,kv,...]
+ *     [--baseline-agent other/revenant-agent.jar]
  * </pre>
  *
  * Agent JVMs always get {@code -Dchronicle.analytics.disable=true}. References JDK types only:
@@ -50,6 +56,8 @@ public final class StartupBenchmark {
 
     private final Map<String, String> opts = new LinkedHashMap<>();
     private final List<String> jvmOpts = new ArrayList<>();
+    /** The agent build the baseline side runs, or null for no agent. */
+    private Path baseline;
 
     private StartupBenchmark() {
     }
@@ -62,7 +70,7 @@ public final class StartupBenchmark {
                 case "--verify" -> b.opts.put("verify", "true");
                 case "--jvm-opt" -> b.jvmOpts.add(args[++i]);
                 case "--agent", "--java", "--runs", "--agent-args", "--work", "--json", "--extra-cp", "--demo-jar",
-                    "--big-cp", "--big-cp-mb", "--scenarios" -> b.opts.put(a.substring(2), args[++i]);
+                    "--big-cp", "--big-cp-mb", "--scenarios", "--baseline-agent" -> b.opts.put(a.substring(2), args[++i]);
                 default -> {
                     System.err.println("unknown option " + a + "\n" + usage());
                     System.exit(2);
@@ -79,11 +87,16 @@ public final class StartupBenchmark {
     private static String usage() {
         return "usage: StartupBenchmark --agent revenant-agent.jar [--java bin/java] [--runs N] [--agent-args k=v,...]"
             + " [--work dir] [--json file] [--extra-cp path] [--jvm-opt opt]... [--verify]"
-            + " [--demo-jar demo-apps.jar] [--big-cp dir] [--big-cp-mb 200] [--scenarios hello,kv,http,hello-200mb,kv-200mb]";
+            + " [--demo-jar demo-apps.jar] [--big-cp dir] [--big-cp-mb 200] [--scenarios hello,kv,http,hello-200mb,kv-200mb]"
+            + " [--baseline-agent other/revenant-agent.jar]";
     }
 
     private void run() throws Exception {
         Path agent = Path.of(opts.get("agent")).toAbsolutePath();
+        baseline = opts.containsKey("baseline-agent") ? Path.of(opts.get("baseline-agent")).toAbsolutePath() : null;
+        if (baseline != null && !Files.isRegularFile(baseline)) {
+            throw new IllegalArgumentException("no baseline agent jar at " + baseline);
+        }
         String java = opts.getOrDefault("java", Path.of(System.getProperty("java.home"), "bin", "java").toString());
         int runs = Integer.parseInt(opts.getOrDefault("runs", "10"));
         String agentArgs = opts.getOrDefault("agent-args", "");
@@ -135,6 +148,10 @@ public final class StartupBenchmark {
         System.out.println("java:      " + java + " (" + StartupSupport.javaVersion(java) + ")");
         System.out.println("agent:     " + agent + " (" + Files.size(agent) / 1024 + " KiB)"
             + (agentArgs.isEmpty() ? "" : ", options " + agentArgs));
+        if (baseline != null) {
+            System.out.println("baseline:  " + baseline + " (" + Files.size(baseline) / 1024 + " KiB), the same options,"
+                + " instead of no agent");
+        }
         System.out.println("hello:     " + HelloApp.class.getName() + ", class path " + helloCp);
         if (demoJar != null) {
             System.out.println("demo apps: " + demoJar);
@@ -144,7 +161,7 @@ public final class StartupBenchmark {
                 bigCp.split(File.pathSeparator).length, Path.of(opts.get("big-cp")).toAbsolutePath());
         }
         System.out.println("scenarios: " + String.join(", ", scenarios));
-        System.out.println("runs:      " + runs + " x (without, with agent) per scenario, interleaved, ABBA order;"
+        System.out.println("runs:      " + runs + " x (" + baseName() + ", agent) per scenario, interleaved, ABBA order;"
             + " load average now " + loadStart);
         System.out.println();
 
@@ -162,7 +179,7 @@ public final class StartupBenchmark {
                     Sample r = runOne(s, java, agent, agentArgs, classPaths.get(s), work.resolve("logs/" + s + "-run-" + i),
                         withAgent, i);
                     all.add(r);
-                    System.out.printf(Locale.ROOT, "%-3d %-12s %-9s %s%n", i, s, withAgent ? "agent" : "no agent",
+                    System.out.printf(Locale.ROOT, "%-3d %-12s %-9s %s%n", i, s, withAgent ? "agent" : baseName(),
                         r.metrics().entrySet().stream().filter(e -> !Double.isNaN(e.getValue()))
                             .map(e -> String.format(Locale.ROOT, "%s=%.0f", e.getKey(), e.getValue()))
                             .collect(Collectors.joining(" ")));
@@ -170,7 +187,7 @@ public final class StartupBenchmark {
             }
         }
 
-        printHello(all, runs);
+        printHello(all, runs, baseName());
         for (String s : scenarios) {
             String metric = s.startsWith("hello") ? "wall" : "answer";
             Sample m = StartupReport.medianAgentRun(all, s, metric);
@@ -191,7 +208,7 @@ public final class StartupBenchmark {
                 System.out.println("revenant verify: exit " + v.waitFor() + ": " + out.replace('\n', ' '));
             }
         }
-        StartupReport.printTable(all, java);
+        StartupReport.printTable(all, java, baseName(), baseline == null);
         System.out.println("load average at the start " + loadStart);
         if (opts.containsKey("json")) {
             Map<String, String> header = new LinkedHashMap<>();
@@ -200,6 +217,7 @@ public final class StartupBenchmark {
             header.put("javaVersion", StartupSupport.q(StartupSupport.javaVersion(java)));
             header.put("agent", StartupSupport.q(agent.toString()));
             header.put("agentArgs", StartupSupport.q(agentArgs));
+            header.put("baselineAgent", baseline == null ? "null" : StartupSupport.q(baseline.toString()));
             header.put("runs", Integer.toString(runs));
             header.put("scenarios", "[" + scenarios.stream().map(StartupSupport::q).collect(Collectors.joining(", "))
                 + "]");
@@ -214,12 +232,16 @@ public final class StartupBenchmark {
     private Sample runOne(String scenario, String java, Path agent, String agentArgs, String cp, Path log,
         boolean withAgent, int index) throws IOException, InterruptedException {
         List<String> agentOpts = List.of();
-        if (withAgent) {
+        if (!withAgent && baseline != null) {
+            agent = baseline;
+            log = log.resolveSibling(log.getFileName() + "-baseline");
+        }
+        if (withAgent || baseline != null) {
             StartupSupport.deleteRecursively(log);
             agentOpts = List.of(NO_ANALYTICS,
                 "-javaagent:" + agent + "=log=" + log + (agentArgs.isEmpty() ? "" : "," + agentArgs));
         }
-        return switch (scenario) {
+        Sample r = switch (scenario) {
             case "hello", "hello-200mb" -> HelloRun.run(scenario, java, jvmOpts, agentOpts, cp, index);
             case "kv", "kv-200mb" -> FirstAnswer.run(scenario, FirstAnswer.App.KV, java, jvmOpts, agentOpts, cp, log,
                 index, ANSWER_TIMEOUT_MILLIS);
@@ -227,10 +249,16 @@ public final class StartupBenchmark {
                 ANSWER_TIMEOUT_MILLIS);
             default -> throw new IllegalArgumentException(scenario);
         };
+        // the side it ran on (a baseline build attaches an agent too)
+        return r.agent() == withAgent ? r : new Sample(r.scenario(), withAgent, r.index(), r.metrics(), r.phases());
+    }
+
+    private String baseName() {
+        return baseline == null ? "no agent" : "baseline";
     }
 
     /** The hello scenario as before issue 13: medians of spawn to main, CPU to main, the whole run. */
-    private static void printHello(List<Sample> all, int runs) {
+    private static void printHello(List<Sample> all, int runs, String baseName) {
         if (all.stream().noneMatch(s -> s.scenario().equals("hello"))) {
             return;
         }
@@ -239,13 +267,13 @@ public final class StartupBenchmark {
         System.out.printf(Locale.ROOT, "%-22s %16s %16s %16s %16s%n", "hello: median (min..max)", "toMain ms",
             "cpuToMain ms", "wall ms", "cpu ms");
         for (boolean agent : new boolean[] {false, true}) {
-            System.out.printf(Locale.ROOT, "%-22s", agent ? "with agent" : "without agent");
+            System.out.printf(Locale.ROOT, "%-22s", agent ? "with agent" : baseName.equals("no agent") ? "without agent" : baseName);
             for (String m : metrics) {
                 System.out.printf(Locale.ROOT, " %16s", StartupReport.range(all, "hello", agent, m));
             }
             System.out.println();
         }
-        System.out.printf(Locale.ROOT, "%-22s", "ADDED by the agent");
+        System.out.printf(Locale.ROOT, "%-22s", baseName.equals("no agent") ? "ADDED by the agent" : "agent - baseline");
         for (String m : metrics) {
             System.out.printf(Locale.ROOT, " %16.1f", StartupReport.median(all, "hello", true, m)
                 - StartupReport.median(all, "hello", false, m));

@@ -66,22 +66,27 @@ final class StartupReport {
         return runs.isEmpty() ? null : runs.get(runs.size() / 2);
     }
 
-    static void printTable(List<Sample> all, String java) {
+    /**
+     * The table of {@link #ROWS}: {@code baseName} is the other side ("no agent", or "baseline" when
+     * two agent builds are compared); the targets and verdicts only against no agent.
+     */
+    static void printTable(List<Sample> all, String java, String baseName, boolean verdicts) {
         System.out.println();
         System.out.println("## issue 13: start-up as users feel it (" + java + "), medians in ms; load average now "
             + StartupSupport.loadAverage());
         String fmt = "%-48s %9s %9s %9s %7s %9s  %s%n";
-        System.out.printf(Locale.ROOT, fmt, "figure", "no agent", "agent", "delta", "ratio", "target", "verdict");
+        System.out.printf(Locale.ROOT, fmt, "figure", baseName, "agent", "delta", "ratio", "target", "verdict");
         for (Row r : ROWS) {
             double base = median(all, r.scenario, false, r.metric);
             double with = median(all, r.scenario, true, r.metric);
             if (Double.isNaN(base) && Double.isNaN(with)) {
                 continue; // scenario not run
             }
+            double target = verdicts ? r.targetAddedMillis : Double.NaN;
             System.out.printf(Locale.ROOT, fmt, r.label, f0(base), f0(with), signed(with - base),
                 Double.isNaN(base) || base == 0 ? "-" : String.format(Locale.ROOT, "%.2fx", with / base),
-                Double.isNaN(r.targetAddedMillis) ? "-" : String.format(Locale.ROOT, "<=+%.0f", r.targetAddedMillis),
-                verdict(base, with, r.targetAddedMillis));
+                Double.isNaN(target) ? "-" : String.format(Locale.ROOT, "<=+%.0f", target),
+                verdict(base, with, target));
         }
     }
 
