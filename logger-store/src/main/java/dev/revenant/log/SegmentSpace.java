@@ -309,13 +309,12 @@ final class SegmentSpace implements AutoCloseable {
                 ByteBuffer b;
                 if (p < size) {
                     b = page == null ? (page = ByteBuffer.allocate(PAGE)) : page;
-                    java.util.Arrays.fill(b.array(), (byte) 0);
+                    // never past the end: the file keeps its length (its last block is one of ours now)
                     b.clear().limit((int) Math.min(len, size - p));
                     while (b.hasRemaining() && channel.read(b, p + b.position()) >= 0) {
-                        // read what the file holds there; past its end it reads as zeros
+                        // read what the file holds there
                     }
-                    // never past the end: the file keeps its length (its last block is one of ours now)
-                    b.limit((int) Math.min(len, size - p)).position(0);
+                    b.flip(); // written back: exactly what was read
                 } else {
                     b = ZEROS.duplicate();
                     b.limit(len);
