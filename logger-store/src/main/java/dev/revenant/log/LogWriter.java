@@ -298,7 +298,6 @@ public final class LogWriter implements AutoCloseable {
 
     /** Who hears about pauses and resumptions; replaces the default, which prints on stderr. */
     public void healthListener(HealthListener listener) {
-        this.health = listener;
         room.health(listener);
     }
 
@@ -546,7 +545,6 @@ public final class LogWriter implements AutoCloseable {
     private volatile long markWritten = -1;
     private volatile boolean writerDone;
     private final SegmentRoom room;
-    private volatile HealthListener health;
 
     /** Bytes of reserved space filled with zeros ahead of Chronicle, all segments (for tests). */
     long zeroedBytes() {
@@ -583,7 +581,7 @@ public final class LogWriter implements AutoCloseable {
                 failure = f;
             }
         }
-        HealthListener h = health;
+        HealthListener h = room.health();
         if (first && h != null && !closing) {
             try {
                 h.failed(f);

@@ -11,7 +11,8 @@ import net.openhft.chronicle.queue.RollCycle;
  * in that segment and in the next one before Chronicle creates it ({@link SegmentSpace}), how far
  * Chronicle has written into the current file, and whether the file system has refused room (the
  * writer is paused then, and says so once). Only the writer thread calls it, except for the
- * volatile reads {@link #cycle} (Chronicle's clock), {@link #pause} and {@link #zeroedBytes}.
+ * volatile fields {@link #cycle} (Chronicle's clock), {@link #pause}, {@link #zeroedBytes} and the
+ * health listener.
  */
 final class SegmentRoom implements AutoCloseable {
     /** Zeros are written when less than {@code zeroAhead - ZERO_CHUNK} lie ahead: at least this much at a time. */
@@ -60,6 +61,11 @@ final class SegmentRoom implements AutoCloseable {
 
     void health(LogWriter.HealthListener listener) {
         this.health = listener;
+    }
+
+    /** Who hears about pauses, resumptions and (from the writer) failures; null: stderr. */
+    LogWriter.HealthListener health() {
+        return health;
     }
 
     /** Why the writer is paused, or null while it writes. */
@@ -198,32 +204,28 @@ final class SegmentRoom implements AutoCloseable {
         }
         pausedAtNanos = System.nanoTime();
         pause = e;
-        LogWriter.HealthListener h = health;
-        try {
-            if (h != null) {
-                h.paused(e);
-            } else {
-                System.err.println("revenant: ERROR: the log " + dir + " cannot be written: " + e.getMessage()
-                        + ". The writer is paused: nothing new becomes durable. It goes on by itself once the file "
-                        + "system has room (and is writable) again.");
-            }
-        } catch (Throwable ignored) {
-            // a listener's bug must not stop the log
-        }
+        tell(h -> h.paused(e), "revenant: ERROR: the log " + dir + " cannot be written: " + e.getMessage()
+                + ". The writer is paused: nothing new becomes durable. It goes on by itself once the file "
+                + "system has room (and is writable) again.");
     }
 
     private void resumed() {
         long millis = (System.nanoTime() - pausedAtNanos) / 1_000_000;
         pause = null;
+        tell(h -> h.resumed(millis), "revenant: the log " + dir + " has room again after " + millis + " ms; writing on");
+    }
+
+    /** Tells the health listener, or stderr when there is none; a listener's bug must not stop the log. */
+    private void tell(java.util.function.Consumer<LogWriter.HealthListener> call, String otherwise) {
         LogWriter.HealthListener h = health;
         try {
             if (h != null) {
-                h.resumed(millis);
+                call.accept(h);
             } else {
-                System.err.println("revenant: the log " + dir + " has room again after " + millis + " ms; writing on");
+                System.err.println(otherwise);
             }
         } catch (Throwable ignored) {
-            // as above
+            // the log goes on
         }
     }
 
