@@ -208,6 +208,19 @@ public final class Sched {
         }
     }
 
+    /**
+     * A preemption point ({@link Preempt}): a scheduling point with no call behind it. Recording
+     * hands the token to the longest waiter, if any, and waits for it back; replay hands over where
+     * the log says.
+     */
+    static void preemptPoint(ThreadState t) {
+        if (impl == null) {
+            return;
+        }
+        ThreadState b = block(t, null);
+        resume(b, null);
+    }
+
     /** The thread's own state if it gave the token up at a blocking call still to be resumed, else null. */
     static ThreadState released(ThreadState t) {
         return t != null && t.released ? t : null;

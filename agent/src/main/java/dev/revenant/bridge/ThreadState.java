@@ -54,6 +54,10 @@ public final class ThreadState {
     boolean wentLiveWaiting;
     /** Set while the thread waits in {@code Thread.join} with the token given up. */
     boolean inJoin;
+    /** App back-edges counted since this thread's last preemption point (see {@link Preempt}). */
+    int edges;
+    /** App monitors this thread holds, as its own code took them (see {@link Preempt}). */
+    int monitorDepth;
 
     /** A state that belongs to no thread (a marker value). */
     static ThreadState placeholder() {

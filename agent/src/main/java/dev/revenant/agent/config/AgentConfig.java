@@ -19,14 +19,18 @@ import java.util.Map;
  * {@code disable} (switch off recording of a category: for proving tests can fail, never for
  * production), {@code jmx} (register the monitoring MBean), {@code stop} (replay: park the app's
  * threads at this log position; set by {@code replay --to}) and {@code hold} (keep the JVM once
- * stopped instead of exiting 0; {@code replay --suspend}), {@code schedule} and {@code check}
+ * stopped instead of exiting 0; {@code replay --suspend}), {@code schedule}, {@code preempt} (loop
+ * back-edges of app code between two preemption points of the serial scheduler; 0: none) and {@code check}
  * ({@code stamps}: a debugging mode that logs each thread's identity-hash stamp counter and tick
  * beside every determinant, so that replay reports the first determinant where they part). The
  * README's configuration table lists them.
  */
 public record AgentConfig(Path log, boolean strict, String commit, List<String> exclude, String role, boolean force,
                           List<String> disable, String diskfull, boolean jmx, long stop, boolean hold,
-                          String schedule, String check) {
+                          String schedule, int preempt, String check) {
+
+    /** Back-edges of app code between two preemption points of the serial scheduler, by default. */
+    public static final int PREEMPT_DEFAULT = 1 << 16;
 
     /** Every key with its default; the order is the README's. */
     public static final Map<String, String> DEFAULTS;
@@ -45,6 +49,7 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
         d.put("stop", "-1");
         d.put("hold", "false");
         d.put("schedule", "serial");
+        d.put("preempt", String.valueOf(PREEMPT_DEFAULT));
         d.put("check", "none");
         DEFAULTS = java.util.Collections.unmodifiableMap(d);
     }
@@ -134,13 +139,23 @@ public record AgentConfig(Path log, boolean strict, String commit, List<String> 
         if (!schedule.equals("serial") && !schedule.equals("none")) {
             throw new ConfigException("schedule=" + v.get("schedule") + ": expected serial or none");
         }
+        int preempt;
+        try {
+            preempt = Integer.parseInt(v.get("preempt").trim());
+        } catch (NumberFormatException e) {
+            preempt = -1;
+        }
+        if (preempt < 0) {
+            throw new ConfigException("preempt=" + v.get("preempt")
+                    + ": expected a count of loop back-edges between preemption points (0: off)");
+        }
         String check = v.get("check").toLowerCase(Locale.ROOT);
         if (!check.equals("none") && !check.equals("stamps")) {
             throw new ConfigException("check=" + v.get("check") + ": expected none or stamps");
         }
         return new AgentConfig(Path.of(v.get("log")), strict.equals("true"), commit, exclude, role,
                 force.equals("true"), disable, diskfull, jmx.equals("true"), stop, hold.equals("true"), schedule,
-                check);
+                preempt, check);
     }
 
     /** A bad setting; the message is the one line the user sees. */

@@ -35,15 +35,25 @@ final class CallSiteScan {
      * method-handle constant of a relevant method (its bootstrap may receive it).
      */
     static Set<String> methodsToVisit(ClassReader reader, Relevant relevant, boolean handlesRelevant) {
+        return methodsToVisit(reader, relevant, handlesRelevant, false);
+    }
+
+    /**
+     * {@code controlFlow}: also the methods {@link BackEdgeRewrite} changes — those with a
+     * backward branch or a monitor instruction, the {@code synchronized} ones and the static
+     * initialiser.
+     */
+    static Set<String> methodsToVisit(ClassReader reader, Relevant relevant, boolean handlesRelevant,
+                                      boolean controlFlow) {
         try {
-            return scan(reader, relevant, false, handlesRelevant);
+            return scan(reader, relevant, false, handlesRelevant, controlFlow);
         } catch (RuntimeException e) {
             return ALL;
         }
     }
 
     private static Set<String> scan(ClassReader reader, Relevant relevant, boolean dynamicRelevant,
-                                    boolean handlesRelevant) {
+                                    boolean handlesRelevant, boolean controlFlow) {
         int count = reader.getItemCount();
         boolean[] marked = new boolean[count];
         boolean any = false;
@@ -68,7 +78,7 @@ final class CallSiteScan {
                 any = true;
             }
         }
-        if (!any) {
+        if (!any && !controlFlow) {
             return Set.of();
         }
         if (!dynamicRelevant && handlesRelevant) {
@@ -98,6 +108,7 @@ final class CallSiteScan {
         int methodCount = reader.readUnsignedShort(p);
         p += 2;
         for (int m = 0; m < methodCount; m++) {
+            int access = reader.readUnsignedShort(p);
             String name = reader.readUTF8(p + 2, buf);
             String desc = reader.readUTF8(p + 4, buf);
             int attributes = reader.readUnsignedShort(p + 6);
@@ -109,7 +120,8 @@ final class CallSiteScan {
                 if ("Code".equals(attrName)) {
                     int codeLength = reader.readInt(start + 4);
                     int code = start + 8;
-                    if (invokesMarked(reader, code, codeLength, marked)) {
+                    boolean wrapped = controlFlow && ((access & 0x0020) != 0 || "<clinit>".equals(name));
+                    if (wrapped || invokesMarked(reader, code, codeLength, marked, controlFlow)) {
                         methods.add(name + desc);
                     }
                 }
@@ -128,8 +140,12 @@ final class CallSiteScan {
         return p;
     }
 
-    /** Whether the code at {@code [code, code + length)} invokes a marked constant; throws if misread. */
-    private static boolean invokesMarked(ClassReader reader, int code, int length, boolean[] marked) {
+    /**
+     * Whether the code at {@code [code, code + length)} invokes a marked constant (or, with
+     * {@code controlFlow}, branches backwards or enters or exits a monitor); throws if misread.
+     */
+    private static boolean invokesMarked(ClassReader reader, int code, int length, boolean[] marked,
+                                         boolean controlFlow) {
         int end = code + length;
         int pc = code;
         boolean found = false;
@@ -148,13 +164,39 @@ final class CallSiteScan {
                     int q = pc + 1 + ((4 - ((pc + 1 - code) & 3)) & 3);
                     int low = reader.readInt(q + 4);
                     int high = reader.readInt(q + 8);
+                    if (controlFlow) {
+                        found |= reader.readInt(q) < 0;
+                        for (int i = 0; i <= high - low; i++) {
+                            found |= reader.readInt(q + 12 + 4 * i) < 0;
+                        }
+                    }
                     pc = q + 12 + 4 * (high - low + 1);
                 }
                 case 0xAB -> { // lookupswitch
                     int q = pc + 1 + ((4 - ((pc + 1 - code) & 3)) & 3);
-                    pc = q + 8 + 8 * reader.readInt(q + 4);
+                    int pairs = reader.readInt(q + 4);
+                    if (controlFlow) {
+                        found |= reader.readInt(q) < 0;
+                        for (int i = 0; i < pairs; i++) {
+                            found |= reader.readInt(q + 12 + 8 * i) < 0;
+                        }
+                    }
+                    pc = q + 8 + 8 * pairs;
                 }
                 case 0xC4 -> pc += reader.readByte(pc + 1) == 0x84 ? 6 : 4; // wide (iinc or a load/store/ret)
+                case 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7,
+                        0xC6, 0xC7 -> { // if*, goto, ifnull, ifnonnull: a negative offset is a back-edge
+                    found |= controlFlow && reader.readShort(pc + 1) < 0;
+                    pc += 3;
+                }
+                case 0xC8 -> { // goto_w
+                    found |= controlFlow && reader.readInt(pc + 1) < 0;
+                    pc += 5;
+                }
+                case 0xC2, 0xC3 -> { // monitorenter, monitorexit
+                    found |= controlFlow;
+                    pc += 1;
+                }
                 default -> {
                     int len = LENGTHS[op];
                     if (len == 0) {

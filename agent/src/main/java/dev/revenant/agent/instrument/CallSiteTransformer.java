@@ -22,11 +22,14 @@ import org.objectweb.asm.Opcodes;
 final class CallSiteTransformer implements QuietTransformer.Selective {
     private final boolean clocks;
     private final boolean hashes;
+    /** Preemption points in app classes ({@link BackEdgeRewrite}). */
+    private final boolean preempt;
     private final AppClasses app;
 
-    CallSiteTransformer(boolean clocks, boolean hashes, AppClasses app) {
+    CallSiteTransformer(boolean clocks, boolean hashes, boolean preempt, AppClasses app) {
         this.clocks = clocks;
         this.hashes = hashes;
+        this.preempt = preempt;
         this.app = app;
     }
 
@@ -40,7 +43,8 @@ final class CallSiteTransformer implements QuietTransformer.Selective {
         if (name == null || HashCallSites.isExcluded(name)) {
             return false;
         }
-        return clocks && app.isApp(loader, name) || hashes && (HashCallSites.isJdkTarget(name) || app.isApp(loader, name));
+        return (clocks || preempt) && app.isApp(loader, name)
+                || hashes && (HashCallSites.isJdkTarget(name) || app.isApp(loader, name));
     }
 
     @Override
@@ -52,11 +56,12 @@ final class CallSiteTransformer implements QuietTransformer.Selective {
         boolean isApp = app.isApp(loader, name);
         boolean clockSites = clocks && isApp;
         boolean hashSites = hashes && (isApp || HashCallSites.isJdkTarget(name));
-        if (!clockSites && !hashSites) {
+        boolean points = preempt && isApp;
+        if (!clockSites && !hashSites && !points) {
             return null;
         }
         try {
-            return rewrite(loader, bytes, clockSites, hashSites);
+            return rewrite(loader, bytes, clockSites, hashSites, points, true);
         } catch (Throwable t) {
             JdkTransforms.reportError(name.replace('/', '.'), "call-site rewrite failed", t);
             return null;
@@ -65,16 +70,22 @@ final class CallSiteTransformer implements QuietTransformer.Selective {
 
     /** Null when the class has no such call site. */
     static byte[] rewrite(ClassLoader loader, byte[] bytes, boolean clockSites, boolean hashSites) {
-        return rewrite(loader, bytes, clockSites, hashSites, true);
+        return rewrite(loader, bytes, clockSites, hashSites, false, true);
     }
 
     /** {@code scan == false}: every method through the visitors (to check the scan against). */
     static byte[] rewrite(ClassLoader loader, byte[] bytes, boolean clockSites, boolean hashSites, boolean scan) {
+        return rewrite(loader, bytes, clockSites, hashSites, false, scan);
+    }
+
+    /** {@code points}: with the serial scheduler's preemption points ({@link BackEdgeRewrite}). */
+    static byte[] rewrite(ClassLoader loader, byte[] bytes, boolean clockSites, boolean hashSites, boolean points,
+                          boolean scan) {
         ClassReader reader = new ClassReader(bytes);
         Set<String> methods = !scan ? CallSiteScan.ALL : CallSiteScan.methodsToVisit(reader,
                 (owner, name, desc) -> hashSites && HashCallSites.isRelevant(owner, name, desc)
                         || clockSites && ClockCallSites.isRelevant(owner, name, desc),
-                hashSites);
+                hashSites, points);
         if (methods.isEmpty()) {
             return null;
         }
@@ -89,9 +100,14 @@ final class CallSiteTransformer implements QuietTransformer.Selective {
         if (clockSites) {
             v = clock = new ClockCallSites.Visitor(v, loader, bytes, true, true);
         }
+        BackEdgeRewrite edges = null;
+        if (points) {
+            v = edges = new BackEdgeRewrite(v);
+        }
         reader.accept(methods == CallSiteScan.ALL ? v
                 : new OnlyMethods(v, writer, (name, desc) -> methods.contains(name + desc)), 0);
-        boolean changed = hash != null && hash.changed || clock != null && clock.changed;
+        boolean changed = hash != null && hash.changed || clock != null && clock.changed
+                || edges != null && edges.changed;
         return changed ? writer.toByteArray() : null;
     }
 

@@ -10,6 +10,7 @@ import java.util.Set;
 
 import dev.revenant.agent.runtime.StartupPhases;
 import dev.revenant.bridge.IdentityHashes;
+import dev.revenant.bridge.Preempt;
 
 /**
  * Installs every instrumentation the current issue needs, by category, so that a test can switch
@@ -305,13 +306,15 @@ public final class Instrumenter {
 
         boolean hashes = !disabled.contains("hashes") && IdentityHashes.enabled();
         boolean clocks = !disabled.contains("clocks");
-        if (hashes || clocks) {
-            CallSiteTransformer sites = new CallSiteTransformer(clocks, hashes,
+        boolean preempt = serial && Preempt.every() > 0;
+        if (hashes || clocks || preempt) {
+            CallSiteTransformer sites = new CallSiteTransformer(clocks, hashes, preempt,
                     (loader, internalName) -> loader != null && loader != ClassLoader.getPlatformClassLoader()
                             && loader != AGENT_LOADER && !isIgnoredName(internalName.replace('/', '.'), exclude));
             // Run the rewriting code once (and load ASM) before the transformer can be asked to
             // rewrite a class that this code itself needs.
-            CallSiteTransformer.rewrite(Instrumenter.class.getClassLoader(), classBytes(Instrumenter.class), true, true);
+            CallSiteTransformer.rewrite(Instrumenter.class.getClassLoader(), classBytes(Instrumenter.class), true, true,
+                    preempt, true);
             ClassFileTransformer registered = new QuietTransformer(sites);
             inst.addTransformer(registered, true);
             installed.transformers.add(registered);

@@ -69,7 +69,9 @@ public final class DeterminantCodec {
         String name = Hooks.kindName(kind);
         if (kind == Hooks.SWITCH && payload.length == 17) {
             long from = first(payload);
+            long budget = second(payload);
             return from == 0 ? "serial schedule: this thread starts with the run token"
+                    + (budget > 0 ? "; preemption every " + budget + " loop back-edges" : "; no preemption")
                     : "run token to this thread from thread " + from + " at its tick "
                             + dev.revenant.agent.runtime.schedule.SerialScheduler.describeTick(second(payload));
         }

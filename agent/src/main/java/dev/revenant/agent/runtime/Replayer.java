@@ -55,6 +55,7 @@ final class Replayer implements SerialScheduler.Script {
     private final EndAction atEnd;
     private final Progress progress;
     private final boolean serial;
+    private int preemptEvery;
     /** The scheduler replaying this log, once there is one (see {@link #scheduler(SerialScheduler)}). */
     private SerialScheduler scheduler;
     /** Whose records the main line holds, as read so far: the token's holder per the log. */
@@ -98,11 +99,19 @@ final class Replayer implements SerialScheduler.Script {
             queue(first);
         } else {
             lastPosition = first.position(); // the scheduler's opening mark: main holds the token
+            // ... and its tick field is the preemption budget (0 in logs from before preemption)
+            long budget = DeterminantCodec.second(first.payload());
+            preemptEvery = budget > 0 && budget <= Integer.MAX_VALUE ? (int) budget : 0;
         }
         // A log recorded with check=stamps shows a check within its first records.
         for (int i = 0; i < 16 && checkReach == 0 && readOne(); i++) {
             // reading on
         }
+    }
+
+    /** Loop back-edges between preemption points in the recorded run (0: none); see {@code Preempt}. */
+    int preemptEvery() {
+        return preemptEvery;
     }
 
     /** Whether the log was recorded under the serial scheduler. */

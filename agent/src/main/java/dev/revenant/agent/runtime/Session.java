@@ -11,6 +11,7 @@ import dev.revenant.agent.instrument.Instrumenter;
 import dev.revenant.agent.runtime.schedule.SerialScheduler;
 import dev.revenant.bridge.Hooks;
 import dev.revenant.bridge.IdentityHashes;
+import dev.revenant.bridge.Preempt;
 import dev.revenant.bridge.Sched;
 import dev.revenant.bridge.ThreadState;
 import dev.revenant.log.AppFingerprint;
@@ -127,6 +128,9 @@ final class Session {
     private static void record(AgentConfig config, LogOpening opening, Instrumentation inst, Set<String> disabled,
                                StartupPhases phases) throws Exception {
         boolean serial = config.schedule().equals("serial");
+        if (serial) {
+            Preempt.every(config.preempt()); // before the instrumentation, which adds the points only if on
+        }
         Instrumenter.Installed installed = Instrumenter.install(inst, config.exclude(), disabled, serial, phases);
         // The socket classes' transformation (ByteBuddy's first use) goes on while main starts.
         NetRuntime.prepareInBackground();
@@ -160,7 +164,9 @@ final class Session {
             ThreadState main = ThreadState.current();
             SerialScheduler s = SerialScheduler.recording(run::recordSwitch, main);
             run.schedule(s);
-            run.recordSwitch(main, 0, 0); // the opening mark: the log is one total order, main holds the token
+            // The opening mark: the log is one total order, main holds the token; its tick field
+            // carries the preemption budget, which replay must count with too.
+            run.recordSwitch(main, 0, Preempt.every());
             Sched.install(s);
         }
         Hooks.threadLocalRandomInit(); // the main thread's seed, if the JDK gave it one before us
@@ -248,6 +254,7 @@ final class Session {
         phases.mark("log read");
         Run run = Run.replaying(replayer, recovery);
         if (replayer.serial()) {
+            Preempt.every(replayer.preemptEvery());
             SerialScheduler s = SerialScheduler.replaying(replayer, run::recordSwitch, ThreadState.current());
             replayer.scheduler(s);
             run.schedule(s);

@@ -51,7 +51,7 @@ class AgentConfigTest {
     @Test
     void unknownKeysAndBadValuesAreOneLineErrors() {
         assertThatThrownBy(() -> AgentConfig.parse("lgo=/x", Map.of(), new Properties()))
-                .hasMessage("unknown agent key 'lgo' (known: log, strict, commit, diskfull, exclude, role, force, disable, jmx, stop, hold, schedule, check)");
+                .hasMessage("unknown agent key 'lgo' (known: log, strict, commit, diskfull, exclude, role, force, disable, jmx, stop, hold, schedule, preempt, check)");
         assertThatThrownBy(() -> AgentConfig.parse("check=hashes", Map.of(), new Properties()))
                 .hasMessage("check=hashes: expected none or stamps");
         assertThatThrownBy(() -> AgentConfig.parse("strict=maybe", Map.of(), new Properties()))
@@ -72,6 +72,18 @@ class AgentConfigTest {
                 .hasMessageContaining("expected a log position");
         assertThatThrownBy(() -> AgentConfig.parse("jmx=sometimes", Map.of(), new Properties()))
                 .hasMessageContaining("expected true or false");
+        assertThatThrownBy(() -> AgentConfig.parse("preempt=-3", Map.of(), new Properties()))
+                .hasMessage("preempt=-3: expected a count of loop back-edges between preemption points (0: off)");
+        assertThatThrownBy(() -> AgentConfig.parse("preempt=often", Map.of(), new Properties()))
+                .hasMessageContaining("expected a count of loop back-edges");
+    }
+
+    @Test
+    void preemptionIsOnByDefaultAndCanBeTurnedOff() {
+        assertThat(AgentConfig.parse(null, Map.of(), new Properties()).preempt())
+                .isEqualTo(AgentConfig.PREEMPT_DEFAULT).isPositive();
+        assertThat(AgentConfig.parse("preempt=0", Map.of(), new Properties()).preempt()).isZero();
+        assertThat(AgentConfig.parse("preempt=1000", Map.of(), new Properties()).preempt()).isEqualTo(1000);
     }
 
     @Test
