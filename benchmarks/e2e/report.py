@@ -14,7 +14,8 @@ import statistics
 import sys
 
 NAMES = {"no-agent": "no agent", "commit-none": "agent, commit=none", "commit-pessimistic": "agent, commit=pessimistic",
-         "unscheduled": "agent, commit=pessimistic, schedule=none"}
+         "unscheduled": "agent, commit=pessimistic, schedule=none",
+         "no-preempt": "agent, commit=pessimistic, preempt=0"}
 # configuration -> minimum throughput ratio against no agent in the same repetition
 THROUGHPUT_TARGETS = {"commit-none": 0.9, "commit-pessimistic": 0.5}
 PESSIMISTIC_P50_OVER_FSYNC = 1.5

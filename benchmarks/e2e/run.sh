@@ -15,7 +15,8 @@
 #                         run with -Dsun.net.httpserver.nodelay=true in every configuration), line
 #                         (LineCounter, blocking sockets, one connection at a time: always 1 client)
 #   CONFIGS               which configurations, of: no-agent commit-none commit-pessimistic [those three],
-#                         unscheduled (commit=pessimistic with schedule=none: what the serial scheduler costs)
+#                         unscheduled (commit=pessimistic with schedule=none: what the serial scheduler costs),
+#                         no-preempt (commit=pessimistic with preempt=0: what the preemption points cost)
 #   WARMUP [3] DURATION [10]   KvLoad's warm-up and measured seconds per run
 #   CLIENTS [16] KEYS [10000] VALUE_SIZE [32]   KvLoad's clients, key space and value length
 #   TTL_SHARE [0] TTL_MS [5000]   percentage of SETs with a ttl (makes the server read its clock)
@@ -60,7 +61,7 @@ for a in $APPS; do
   case $a in kv|tkv|bank|http|line) ;; *) die "unknown app '$a' in APPS (kv, tkv, bank, http, line)" ;; esac
 done
 for c in $CONFIGS; do
-  case $c in no-agent|commit-none|commit-pessimistic|unscheduled) ;; *) die "unknown configuration '$c' in CONFIGS" ;; esac
+  case $c in no-agent|commit-none|commit-pessimistic|unscheduled|no-preempt) ;; *) die "unknown configuration '$c' in CONFIGS" ;; esac
 done
 for jar in "$AGENT_JAR" "$DEMO_JAR"; do
   [[ -f $jar ]] || die "missing $jar: build it first from $ROOT with: mvn -B -q package -DskipTests"
@@ -150,6 +151,7 @@ run_one() {
     commit-none) agent=("-javaagent:$AGENT=log=$log,commit=none") ;;
     commit-pessimistic) agent=("-javaagent:$AGENT=log=$log,commit=pessimistic") ;;
     unscheduled) agent=("-javaagent:$AGENT=log=$log,commit=pessimistic,schedule=none") ;;
+    no-preempt) agent=("-javaagent:$AGENT=log=$log,commit=pessimistic,preempt=0") ;;
   esac
   local fifo="$WORK/server.fifo"
   rm -f "$fifo" "$out"
