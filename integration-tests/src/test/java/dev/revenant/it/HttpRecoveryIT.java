@@ -17,7 +17,6 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 import dev.revenant.it.support.PowerCut;
 import org.junit.jupiter.api.Test;
@@ -26,11 +25,16 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The JDK's own {@code com.sun.net.httpserver.HttpServer} (demo-apps' HttpCounter: default
  * executor, so every exchange runs on the single dispatcher thread) recorded, killed with SIGKILL
- * in the middle of a stream of keep-alive requests, power-cut, recovered with the real CLI — three
- * times in one log. The recovered counter and the id of its last increment are exactly what the
- * clients were told; the next increment continues without a gap.
+ * in the middle of streams of keep-alive requests from {@link #CLIENTS} connections at once,
+ * power-cut, recovered with the real CLI — three times in one log. No increment a client was told
+ * about is lost, the counter is ahead of the highest only by requests in flight at the kill, the id
+ * of the last increment is the one its client was told, no value is ever given twice, and the next
+ * increment continues without a gap.
  */
 class HttpRecoveryIT {
+    /** Keep-alive connections that increment at once. */
+    static final int CLIENTS = 4;
+
     @TempDir
     Path tmp;
 
@@ -137,57 +141,75 @@ class HttpRecoveryIT {
         int port = Integer.parseInt(l.substring("http listening on ".length()).trim());
         KvRecoveryIT.Server server = new KvRecoveryIT.Server(first, first.process.pid(), port);
 
-        AtomicLong acked = new AtomicLong();
-        AtomicReference<String> lastId = new AtomicReference<>("-");
+        // Every increment any client was told about, by value: the counter never gives one twice.
+        java.util.concurrent.ConcurrentHashMap<Long, String> told = new java.util.concurrent.ConcurrentHashMap<>();
+        AtomicLong acked = new AtomicLong(); // the highest value any client was told
         for (int round = 0; round < 3; round++) {
-            AtomicBoolean inflight = new AtomicBoolean();
+            java.util.concurrent.atomic.AtomicInteger inflight = new java.util.concurrent.atomic.AtomicInteger();
             AtomicLong answers = new AtomicLong();
-            Thread client = new Thread(() -> {
-                try (Http h = new Http(port)) {
-                    while (true) {
-                        inflight.set(true);
-                        String[] r = h.call("POST", "/incr").split(" ");
-                        long n = Long.parseLong(r[0]);
-                        if (n != acked.get() + 1) {
-                            throw new AssertionError("incr gave " + n + " after " + acked.get());
+            List<Throwable> wrong = new java.util.concurrent.CopyOnWriteArrayList<>();
+            List<Thread> clients = new ArrayList<>();
+            for (int c = 0; c < CLIENTS; c++) {
+                clients.add(new Thread(() -> {
+                    try (Http h = new Http(port)) {
+                        while (true) {
+                            inflight.incrementAndGet();
+                            String[] r = h.call("POST", "/incr").split(" ");
+                            long n = Long.parseLong(r[0]);
+                            inflight.decrementAndGet();
+                            if (told.putIfAbsent(n, r[1]) != null) {
+                                wrong.add(new AssertionError("incr gave " + n + " twice"));
+                            }
+                            acked.accumulateAndGet(n, Math::max);
+                            answers.incrementAndGet();
                         }
-                        acked.set(n);
-                        lastId.set(r[1]);
-                        inflight.set(false);
-                        answers.incrementAndGet();
+                    } catch (IOException e) {
+                        // the server died under us (the call in flight stays counted)
                     }
-                } catch (IOException e) {
-                    // the server died under us
-                }
-            }, "http-client");
-            client.start();
+                }, "http-client-" + c));
+            }
+            clients.forEach(Thread::start);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (answers.get() < 10 && System.nanoTime() < deadline) {
+            while (answers.get() < 40 && System.nanoTime() < deadline) {
                 Thread.sleep(1);
             }
             Thread.sleep(rnd.nextInt(300));
             KvRecoveryIT.kill(server);
-            client.join(TimeUnit.SECONDS.toMillis(60));
+            for (Thread t : clients) {
+                t.join(TimeUnit.SECONDS.toMillis(60));
+                assertThat(t.isAlive()).as(t.getName() + " ended with the server").isFalse();
+            }
+            assertThat(wrong).isEmpty();
             PowerCut.apply(log, shadow);
             server = KvRecoveryIT.recover(log, env, port, serverCommand());
             try (Http h = new Http(port)) {
                 String[] now = h.call("GET", "/get").split(" ");
                 long n = Long.parseLong(now[0]);
-                System.out.printf("http round %d: %d increments acknowledged (last id %s), recovered %s %s%s%n", round,
-                        acked.get(), lastId.get(), now[0], now[1], inflight.get() ? ", one in flight" : "");
-                if (n == acked.get()) {
-                    assertThat(now[1]).as("the id of the last acknowledged increment").isEqualTo(lastId.get());
-                } else {
-                    assertThat(inflight.get()).as("the counter is ahead only by an increment in flight").isTrue();
-                    assertThat(n).isEqualTo(acked.get() + 1);
-                    acked.set(n);
-                    lastId.set(now[1]);
+                long max = acked.get();
+                System.out.printf("http round %d: %d clients, %d increments acknowledged (highest %d), recovered %s %s,"
+                        + " %d in flight at the kill%n", round, CLIENTS, told.size(), max, now[0], now[1], inflight.get());
+                assertThat(n).as("no acknowledged increment is lost").isGreaterThanOrEqualTo(max);
+                long untold = 0;
+                for (long v = 1; v <= max; v++) {
+                    untold += told.containsKey(v) ? 0 : 1; // given, but its answer was on the way at the kill
+                }
+                assertThat(n - max + untold).as("increments nobody was told of are at most those in flight")
+                        .isLessThanOrEqualTo(inflight.get());
+                for (long v = 1; v <= max; v++) {
+                    told.putIfAbsent(v, "(in flight at the kill)");
+                }
+                if (n == max) {
+                    assertThat(now[1]).as("the id of the last acknowledged increment").isEqualTo(told.get(max));
+                }
+                for (long v = max + 1; v <= n; v++) {
+                    told.put(v, v == n ? now[1] : "(in flight at the kill)");
                 }
                 String[] next = h.call("POST", "/incr").split(" ");
                 assertThat(Long.parseLong(next[0])).as("the next increment continues").isEqualTo(n + 1);
+                told.put(n + 1, next[1]);
                 acked.set(n + 1);
-                lastId.set(next[1]);
             }
+            assertThat(told.keySet()).as("every value up to the counter was given once").hasSize((int) acked.get());
         }
         KvRecoveryIT.kill(server);
     }

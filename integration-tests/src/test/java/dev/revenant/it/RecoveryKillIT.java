@@ -18,7 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
  * (the service not live yet), and right after the service went live, then recovered again — each
  * time every SET a client was told about must come back, and the recovered service must take new
  * SETs. KvRecoveryIT covers kills of a recording or recovered service under load; this covers the
- * moments in between.
+ * moments in between. Every load and every check runs over {@link #CLIENTS} connections at once, so
+ * the logs hold selects with several ready connections and interleaved reads, as a real service's do.
  */
 class RecoveryKillIT {
     static final Map<String, String> ENV = Map.of("REVENANT_NO_PROGRESS", "1");
@@ -46,28 +47,83 @@ class RecoveryKillIT {
         return JavaProcess.start(ENV, cmd);
     }
 
+    /** Connections in parallel for every load and every check here (the "at least 4"). */
+    static final int CLIENTS = 4;
+
+    /**
+     * Every acknowledged SET must read back as acknowledged: the keys are split over
+     * {@link #CLIENTS} connections that GET at once.
+     */
     static void checkAll(FaultCase fc, int port, Map<String, String[]> acked, String when) throws Exception {
-        try (Client c = new Client(port)) {
-            int ok = 0;
-            for (Map.Entry<String, String[]> e : acked.entrySet()) {
-                String got = c.call("GET " + e.getKey());
-                if (got.equals("VALUE " + e.getValue()[0] + " " + e.getValue()[1])) {
-                    ok++;
-                } else if (fc.failed() < 10) {
-                    fc.check(false, when + ": GET " + e.getKey() + " = " + got);
+        List<Map.Entry<String, String[]>> entries = new ArrayList<>(acked.entrySet());
+        java.util.concurrent.atomic.AtomicInteger ok = new java.util.concurrent.atomic.AtomicInteger();
+        List<String> wrong = java.util.Collections.synchronizedList(new ArrayList<>());
+        parallel(CLIENTS, client -> {
+            try (Client c = new Client(port)) {
+                for (int i = client; i < entries.size(); i += CLIENTS) {
+                    Map.Entry<String, String[]> e = entries.get(i);
+                    String got = c.call("GET " + e.getKey());
+                    if (got.equals("VALUE " + e.getValue()[0] + " " + e.getValue()[1])) {
+                        ok.incrementAndGet();
+                    } else {
+                        wrong.add("GET " + e.getKey() + " = " + got);
+                    }
                 }
             }
-            fc.check(ok == acked.size(), when + ": " + ok + " of " + acked.size() + " acknowledged SETs there");
+        });
+        for (String w : wrong.subList(0, Math.min(10, wrong.size()))) {
+            fc.check(false, when + ": " + w);
         }
+        fc.check(ok.get() == acked.size(), when + ": " + ok.get() + " of " + acked.size() + " acknowledged SETs there"
+                + " (read over " + CLIENTS + " connections at once)");
     }
 
-    static void setSome(Client c, Map<String, String[]> acked, String prefix, int n) throws Exception {
-        for (int i = 0; i < n; i++) {
-            String r = c.call("SET " + prefix + i + " v" + prefix + i);
-            if (!r.startsWith("OK ")) {
-                throw new AssertionError("SET got " + r);
+    /**
+     * {@code n} SETs spread over {@link #CLIENTS} connections that send at once (keys
+     * {@code prefix + client + "-" + i}); every acknowledged one goes into {@code acked}.
+     */
+    static void setSome(int port, Map<String, String[]> acked, String prefix, int n) throws Exception {
+        parallel(CLIENTS, client -> {
+            try (Client c = new Client(port)) {
+                for (int i = client; i < n; i += CLIENTS) {
+                    String key = prefix + client + "-" + i;
+                    String r = c.call("SET " + key + " v" + key);
+                    if (!r.startsWith("OK ")) {
+                        throw new AssertionError("SET " + key + " got " + r);
+                    }
+                    acked.put(key, new String[] {"v" + key, r.substring(3)});
+                }
             }
-            acked.put(prefix + i, new String[] {"v" + prefix + i, r.substring(3)});
+        });
+    }
+
+    interface ClientWork {
+        void run(int client) throws Exception;
+    }
+
+    /** Runs {@code count} clients on threads of their own at once and rethrows the first failure. */
+    static void parallel(int count, ClientWork work) throws Exception {
+        List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            int client = i;
+            threads.add(new Thread(() -> {
+                try {
+                    work.run(client);
+                } catch (Throwable t) {
+                    failures.add(t);
+                }
+            }, "recovery-kill-client-" + i));
+        }
+        threads.forEach(Thread::start);
+        for (Thread t : threads) {
+            t.join(120_000);
+            if (t.isAlive()) {
+                throw new AssertionError(t.getName() + " did not finish within 120 s");
+            }
+        }
+        if (!failures.isEmpty()) {
+            throw new AssertionError("a client failed", failures.get(0));
         }
     }
 
@@ -78,11 +134,9 @@ class RecoveryKillIT {
         FaultCase.run("kill-mid-replay (seed " + seed + ")", fc -> {
             Path log = Files.createDirectories(tmp.resolve("mid"));
             fc.keepOnFailure(log);
-            Map<String, String[]> acked = new LinkedHashMap<>();
+            Map<String, String[]> acked = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
             Server s = KvRecoveryIT.record(log, ENV, "pessimistic");
-            try (Client c = new Client(s.port())) {
-                setSome(c, acked, "k", 1500); // enough that a replay takes a while
-            }
+            setSome(s.port(), acked, "k", 1500); // enough that a replay takes a while
             KvRecoveryIT.kill(s);
             int rounds = LONG ? 12 : 3;
             int beforeLive = 0;
@@ -114,9 +168,7 @@ class RecoveryKillIT {
             Server r = KvRecoveryIT.recover(log, ENV, s.port());
             try {
                 checkAll(fc, r.port(), acked, "after " + rounds + " interrupted recoveries");
-                try (Client c = new Client(r.port())) {
-                    setSome(c, acked, "post", 5);
-                }
+                setSome(r.port(), acked, "post", 8);
             } finally {
                 KvRecoveryIT.kill(r);
             }
@@ -139,11 +191,9 @@ class RecoveryKillIT {
         FaultCase.run("kill-right-after-live", fc -> {
             Path log = Files.createDirectories(tmp.resolve("live"));
             fc.keepOnFailure(log);
-            Map<String, String[]> acked = new LinkedHashMap<>();
+            Map<String, String[]> acked = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
             Server s = KvRecoveryIT.record(log, ENV, "pessimistic");
-            try (Client c = new Client(s.port())) {
-                setSome(c, acked, "k", 200);
-            }
+            setSome(s.port(), acked, "k", 200);
             KvRecoveryIT.kill(s);
             int rounds = LONG ? 10 : 3;
             for (int round = 0; round < rounds; round++) {
@@ -152,9 +202,7 @@ class RecoveryKillIT {
                 if (round % 2 == 1) {
                     // and once with a SET acknowledged in between
                     Server r2 = KvRecoveryIT.recover(log, ENV, s.port());
-                    try (Client c = new Client(r2.port())) {
-                        setSome(c, acked, "r" + round + "-", 3);
-                    }
+                    setSome(r2.port(), acked, "r" + round + "-", 8);
                     KvRecoveryIT.kill(r2);
                 }
             }
@@ -179,18 +227,14 @@ class RecoveryKillIT {
         FaultCase.run("empty-session", fc -> {
             Path log = Files.createDirectories(tmp.resolve("empty"));
             fc.keepOnFailure(log);
-            Map<String, String[]> acked = new LinkedHashMap<>();
+            Map<String, String[]> acked = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
             Server s = KvRecoveryIT.record(log, ENV, "pessimistic");
-            try (Client c = new Client(s.port())) {
-                setSome(c, acked, "k", 20);
-            }
+            setSome(s.port(), acked, "k", 20);
             KvRecoveryIT.kill(s);
             for (int round = 0; round < 2; round++) {
                 dev.revenant.log.LogWriter.open(log).close(); // a session with its header only
                 Server r = KvRecoveryIT.recover(log, ENV, s.port());
-                try (Client c = new Client(r.port())) {
-                    setSome(c, acked, "e" + round + "-", 3);
-                }
+                setSome(r.port(), acked, "e" + round + "-", 8);
                 KvRecoveryIT.kill(r);
             }
             Server r = KvRecoveryIT.recover(log, ENV, s.port());
@@ -210,11 +254,9 @@ class RecoveryKillIT {
     @Test
     void aForkedLogIsRefused() throws Exception {
         Path log = Files.createDirectories(tmp.resolve("forked"));
-        Map<String, String[]> acked = new LinkedHashMap<>();
+        Map<String, String[]> acked = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
         Server s = KvRecoveryIT.record(log, ENV, "pessimistic");
-        try (Client c = new Client(s.port())) {
-            setSome(c, acked, "k", 5);
-        }
+        setSome(s.port(), acked, "k", 8);
         KvRecoveryIT.kill(s);
         // a session that says it went on from position 3, long before the SETs above
         try (dev.revenant.log.LogWriter w = dev.revenant.log.LogWriter.open(log)) {
