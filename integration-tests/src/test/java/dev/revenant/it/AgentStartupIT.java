@@ -95,7 +95,7 @@ class AgentStartupIT {
             assertThat(p.waitForExit(120)).isEqualTo(2);
             assertThat(p.lines).noneMatch(l -> l.startsWith("hello"));
             assertThat(p.errLines).containsExactly(
-                    "revenant: agent start-up failed: unknown agent key 'lgo' (known: log, strict, commit, diskfull, exclude, role, force, disable, jmx, stop, hold, schedule, check)");
+                    "revenant: agent start-up failed: unknown agent key 'lgo' (known: log, strict, commit, diskfull, exclude, role, force, disable, jmx, stop, hold, schedule, preempt, check)");
         }
     }
 
