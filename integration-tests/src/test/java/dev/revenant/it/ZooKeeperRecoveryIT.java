@@ -38,6 +38,13 @@ import org.junit.jupiter.api.io.TempDir;
  * znode is there with its data, nothing else is but the creates in flight at the kill, and the
  * server takes new sessions and creates.
  *
+ * <p>A known gap is allowed for, and only that, as in {@link JdbcServerRecoveryIT}: ZooKeeper's
+ * worker threads block inside {@code synchronized} blocks other workers enter, and who gets such a
+ * monitor is not yet a logged scheduling decision, so a recovery may instead stop with a divergence
+ * report (exit 3, never having said live); the cycles end there and the test says so. Under heavier
+ * load than here (16 sessions, or 20 s of load) that is what most recoveries do. A recovery that goes
+ * live into a wrong state, hangs, or ends any other way fails the test.
+ *
  * <p>One thing is done by hand that a user of a later version will not do: ZooKeeper reads its
  * data directory (snapshots, transaction logs) when it starts, and file input is not yet in the
  * log (a later issue), so each recovery starts with the data directory as the recording started:
@@ -210,6 +217,7 @@ class ZooKeeperRecoveryIT {
         }
         Told told = new Told();
         AtomicBoolean killed = new AtomicBoolean();
+        int refused = 0;
         for (int cycle = 0; cycle < 2; cycle++) {
             KvRecoveryIT.Server current = s;
             int before = told.created.size();
@@ -228,8 +236,18 @@ class ZooKeeperRecoveryIT {
                     told.created.size() - before);
             assertThat(told.created.size()).as("the clients got answers before the kill").isGreaterThan(before);
             emptied(data); // as the recording found it (file input is not in the log yet)
-            s = KvRecoveryIT.recover(log, ENV, port, server);
+            KvRecoveryIT.Server next = ThreadedKvRecoveryIT.recover(log, port, server, cycle + 1, true);
+            if (next == null) {
+                refused++;
+                System.out.printf("zookeeper cycle %d: recover stopped with a divergence report; no more cycles%n", cycle);
+                break;
+            }
+            s = next;
             check(port, told, "after recovery " + (cycle + 1));
+        }
+        System.out.printf("zookeeper: %d of 2 recoveries stopped with a divergence report (seed %d)%n", refused, seed);
+        if (refused > 0) {
+            return; // nothing runs any more: the refusing recovery has exited
         }
         try (ZooKeeper zk = session(port)) {
             zk.create("/after", "x".getBytes(StandardCharsets.UTF_8), ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
