@@ -85,6 +85,14 @@ class RacyReplayIT {
             assertThat(rec.exit()).as(String.join("\n", rec.err())).isZero();
             DeterminismIT.Run rep = replay(log, env);
             differed = rep.exit() != rec.exit() || !rep.out().equals(rec.out());
+            if (differed) {
+                // ... and says so: it never ends with 0 as if the recorded run had got only this far
+                // (it did, while threads that still had determinants left were cut short)
+                assertThat(rep.exit()).as("a replay that parted from its recording: %s", String.join("\n", rep.err()))
+                        .isEqualTo(3);
+                assertThat(String.join("\n", rep.err())).containsAnyOf("replay diverged at log position",
+                        "replay cannot reach the end of the log");
+            }
         }
         assertThat(differed).as("with schedule=none, some replay of the races must differ from its recording")
                 .isTrue();

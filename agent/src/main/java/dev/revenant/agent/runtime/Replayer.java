@@ -56,6 +56,17 @@ final class Replayer implements SerialScheduler.Script {
     private final Progress progress;
     private final boolean serial;
     private int preemptEvery;
+    /** {@code schedule=none}: how long no thread may take a record while others wait for the end. */
+    private static final long UNSCHEDULED_STALL_NANOS =
+            Long.getLong("revenant.replay.unscheduledStallMillis", 20_000L) * 1_000_000L;
+    /**
+     * {@code schedule=none}: how long after the last record was taken a waiting thread ends the run
+     * itself, when the thread that took it has not asked for anything since (the end normally
+     * comes at that thread's next call, once its hook has acted on the record).
+     */
+    private static final long END_GRACE_NANOS = 100_000_000L;
+    /** When a record was last handed out. */
+    private long lastTakenAt = System.nanoTime();
     /** The scheduler replaying this log, once there is one (see {@link #scheduler(SerialScheduler)}). */
     private SerialScheduler scheduler;
     /** Whose records the main line holds, as read so far: the token's holder per the log. */
@@ -323,7 +334,15 @@ final class Replayer implements SerialScheduler.Script {
         return next(t);
     }
 
-    /** Runs the end action when the log has nothing more for {@code t} (and, under the scheduler, for anybody). */
+    /**
+     * Runs the end action when the log has nothing more for {@code t} (and, under the scheduler, for
+     * anybody). Without the scheduler ({@code schedule=none}) the end is the same: every record read
+     * has been taken; a thread with nothing more waits at its place until then (see
+     * {@link #awaitEndUnscheduled}). Going live when the first thread ran dry let the others replay
+     * on top of the live run: ZooKeeper's selector thread then diverged right after recover had
+     * printed "live again", and a replay printed "reached the end of the log" and exited 0 while
+     * other threads still had determinants left.
+     */
     private void endIfUsedUp(ThreadState t) {
         if (ended) {
             return;
@@ -337,7 +356,71 @@ final class Replayer implements SerialScheduler.Script {
             }
             return;
         }
-        end();
+        if (sideLeft == 0 && peekMain() == null) {
+            end();
+            return;
+        }
+        awaitEndUnscheduled(t);
+    }
+
+    /**
+     * {@code schedule=none}, a thread with nothing more to replay: it waits until the other threads
+     * have taken theirs and the run goes live (or the replay ends). If no thread takes anything for
+     * {@link #UNSCHEDULED_STALL_NANOS} meanwhile, the replay has parted from the recording (the log
+     * does not say how the threads interleaved): the report names who still has what, and the
+     * process stops with exit 3 rather than going live with part of the log unreplayed. Lock held.
+     */
+    private void awaitEndUnscheduled(ThreadState t) {
+        while (!ended) {
+            if (endPending && System.nanoTime() - lastTakenAt > END_GRACE_NANOS) {
+                // The thread that took the last record has not come back to end the run (its next
+                // call may be a real one): its hook has long finished acting on that record.
+                end();
+                return;
+            }
+            if (System.nanoTime() - lastTakenAt > UNSCHEDULED_STALL_NANOS) {
+                stalled(t);
+            }
+            try {
+                wait(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private void stalled(ThreadState t) {
+        StringBuilder left = new StringBuilder();
+        int shown = 0;
+        if (!main.isEmpty()) {
+            left.append("thread ").append(main.peek().thread()).append(" (").append(main.size()).append(")");
+            shown++;
+        }
+        for (java.util.Map.Entry<Long, ArrayDeque<LogRecord>> e : side.entrySet()) {
+            if (!e.getValue().isEmpty() && shown++ < 8) {
+                left.append(left.length() > 0 ? ", " : "").append("thread ").append(e.getKey()).append(" (")
+                        .append(e.getValue().size()).append(")");
+            }
+        }
+        AgentLog.error("replay cannot reach the end of the log: no thread has taken a determinant for "
+                + UNSCHEDULED_STALL_NANOS / 1_000_000_000 + " s, while " + left + " still have determinants to replay"
+                + " (first at position " + firstLeft() + "); thread " + Thread.currentThread().getName() + " (virtual id "
+                + t.vid + ") has nothing more and waits. The log was recorded with schedule=none, which does not"
+                + " record how threads interleave, so this run has parted from the recording; record with"
+                + " schedule=serial (the default) to recover a program whose threads race");
+        System.out.flush();
+        Runtime.getRuntime().halt(EXIT_DIVERGENCE);
+    }
+
+    private long firstLeft() {
+        long first = main.isEmpty() ? Long.MAX_VALUE : main.peek().position();
+        for (ArrayDeque<LogRecord> q : side.values()) {
+            if (!q.isEmpty()) {
+                first = Math.min(first, q.peek().position());
+            }
+        }
+        return first;
     }
 
     private void endIfPending() {
@@ -352,10 +435,14 @@ final class Replayer implements SerialScheduler.Script {
         atEnd.logEnded(queuedTotal, lastPosition);
     }
 
-    /** After a record was handed out: under the scheduler, the end action runs as soon as nothing is left. */
+    /** After a record was handed out: the end action runs as soon as nothing is left. */
     private void consumed(LogRecord r) {
+        lastTakenAt = System.nanoTime();
         if ((++replayed & 1023) == 0) {
             progress.at(replayed, r.position());
+        }
+        if (!serial && !ended && sideLeft == 0 && peekMain() == null) {
+            endPending = true; // as below; threads waiting for the end look at it
         }
         if (serial && !ended && sideLeft == 0 && peekMain() == null) {
             // The hook that took the last record has yet to act on it (a replayed bind has yet to
