@@ -223,10 +223,11 @@ final class Decoded {
         }
     }
 
+    /** A failure's message (the frames recorded behind it are for replay only). */
     private static String rest(ByteBuffer b) {
         byte[] m = new byte[b.remaining()];
         b.get(m);
-        return new String(m, StandardCharsets.UTF_8);
+        return dev.revenant.agent.runtime.FailureShape.text(new String(m, StandardCharsets.UTF_8));
     }
 
     /** True if the record is about connection {@code c}: binds it, accepts it or on it, reads, writes, or selects it. */

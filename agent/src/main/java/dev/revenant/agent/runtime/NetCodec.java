@@ -98,8 +98,15 @@ final class NetCodec {
         return new String(m, StandardCharsets.UTF_8);
     }
 
+    /**
+     * A failure as it is recorded: class and message, then (see {@link FailureShape}) the frames of
+     * its stack above the hooked method, from which replay rebuilds an exception of the same shape.
+     * Called in the hook of the method that threw.
+     */
     static String message(Throwable t) {
-        return t.getClass().getName() + ": " + (t.getMessage() == null ? "" : t.getMessage());
+        String m = t.getClass().getName() + ": " + (t.getMessage() == null ? "" : t.getMessage());
+        String frames = FailureShape.framesOf(t);
+        return frames == null ? m : m + FailureShape.SEPARATOR + frames;
     }
 
     /** Human-readable form for {@code inspect} and divergence reports. */
@@ -111,7 +118,7 @@ final class NetCodec {
                 case NetHooks.BIND -> {
                     long conn = b.getLong();
                     return b.get() == 0 ? "bind conn " + conn + " to " + getAddress(b)
-                            : "bind conn " + conn + " failed: " + rest(b);
+                            : "bind conn " + conn + " failed: " + FailureShape.text(rest(b));
                 }
                 case NetHooks.ACCEPT -> {
                     long server = b.getLong();
@@ -120,7 +127,7 @@ final class NetCodec {
                         return "accept on conn " + server + ": none pending";
                     }
                     if (conn == FAILED) {
-                        return "accept on conn " + server + " failed: " + rest(b);
+                        return "accept on conn " + server + " failed: " + FailureShape.text(rest(b));
                     }
                     return "accept on conn " + server + ": conn " + conn + " from " + getAddress(b);
                 }
@@ -131,7 +138,7 @@ final class NetCodec {
                         return "read conn " + conn + ": end of stream";
                     }
                     if (n == -2) {
-                        return "read conn " + conn + " failed: " + rest(b);
+                        return "read conn " + conn + " failed: " + FailureShape.text(rest(b));
                     }
                     StringBuilder sb = new StringBuilder("read conn " + conn + ": " + n + " bytes \"");
                     for (int i = 0; i < n && i < 48; i++) {
@@ -145,7 +152,7 @@ final class NetCodec {
                     long conn = b.getLong();
                     long index = b.getLong();
                     long n = b.getLong();
-                    return n == FAILED ? "write #" + index + " on conn " + conn + " failed: " + rest(b)
+                    return n == FAILED ? "write #" + index + " on conn " + conn + " failed: " + FailureShape.text(rest(b))
                             : "write #" + index + " on conn " + conn + ": only " + n + " bytes taken";
                 }
                 case NetHooks.SELECT -> {
@@ -166,7 +173,7 @@ final class NetCodec {
                     long conn = b.getLong();
                     byte result = b.get();
                     if (result == CONNECT_FAILED) {
-                        return op + " conn " + conn + " failed: " + rest(b);
+                        return op + " conn " + conn + " failed: " + FailureShape.text(rest(b));
                     }
                     return op + " conn " + conn + (result == CONNECTED ? ": connected" : ": pending")
                             + (b.hasRemaining() ? " to " + getAddress(b) : "");
@@ -174,7 +181,7 @@ final class NetCodec {
                 case NetHooks.AVAILABLE -> {
                     long conn = b.getLong();
                     int n = b.getInt();
-                    return n == -2 ? "available conn " + conn + " failed: " + rest(b)
+                    return n == -2 ? "available conn " + conn + " failed: " + FailureShape.text(rest(b))
                             : "available conn " + conn + ": " + n + " bytes";
                 }
                 default -> {
@@ -192,6 +199,16 @@ final class NetCodec {
      * (an {@code IllegalBlockingModeException}), else a plain {@code IOException}.
      */
     static Throwable failure(String recorded) {
+        int sep = recorded.indexOf(FailureShape.SEPARATOR);
+        if (sep < 0) {
+            return made(recorded); // logs from before frames were kept: the agent's own stack
+        }
+        Throwable e = made(recorded.substring(0, sep));
+        FailureShape.shape(e, recorded.substring(sep + 1));
+        return e;
+    }
+
+    private static Throwable made(String recorded) {
         int colon = recorded.indexOf(": ");
         String cls = colon > 0 ? recorded.substring(0, colon) : "";
         String msg = colon > 0 ? recorded.substring(colon + 2) : recorded;
