@@ -208,7 +208,17 @@ class ZooKeeperRecoveryIT {
         List<String> cmd = new ArrayList<>(List.of(JavaProcess.javaBin(), "-javaagent:" + Cli.agentJar() + "=log=" + log));
         cmd.addAll(server.subList(1, server.size()));
         JavaProcess first = JavaProcess.start(ENV, cmd);
-        KvRecoveryIT.Server s = new KvRecoveryIT.Server(first, first.process.pid(), port);
+        // the server now running (recorded, then each recovered one): killed whatever happens
+        KvRecoveryIT.Server[] live = {new KvRecoveryIT.Server(first, first.process.pid(), port)};
+        try {
+            cycles(first, port, data, log, server, rnd, seed, live);
+        } finally {
+            KvRecoveryIT.kill(live[0]);
+        }
+    }
+
+    private void cycles(JavaProcess first, int port, Path data, Path log, List<String> server, Random rnd, long seed,
+                        KvRecoveryIT.Server[] live) throws Exception {
         awaitListening(first, port);
         try (ZooKeeper up = session(port)) {
             assertThat(up.getChildren("/", false)).contains("zookeeper");
@@ -220,7 +230,7 @@ class ZooKeeperRecoveryIT {
         AtomicBoolean killed = new AtomicBoolean();
         int refused = 0;
         for (int cycle = 0; cycle < 2; cycle++) {
-            KvRecoveryIT.Server current = s;
+            KvRecoveryIT.Server current = live[0];
             int before = told.created.size();
             long killAfter = 1500 + rnd.nextInt(2000);
             loadUntilKilled(port, told, cycle == 0 ? "t" : "u", rnd, () -> {
@@ -243,7 +253,7 @@ class ZooKeeperRecoveryIT {
                 System.out.printf("zookeeper cycle %d: recover stopped with a divergence report; no more cycles%n", cycle);
                 break;
             }
-            s = next;
+            live[0] = next;
             check(port, told, "after recovery " + (cycle + 1));
         }
         System.out.printf("zookeeper: %d of 2 recoveries stopped with a divergence report (seed %d)%n", refused, seed);
@@ -253,8 +263,6 @@ class ZooKeeperRecoveryIT {
         try (ZooKeeper zk = session(port)) {
             zk.create("/after", "x".getBytes(StandardCharsets.UTF_8), ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
             assertThat(new String(zk.getData("/after", false, null), StandardCharsets.UTF_8)).isEqualTo("x");
-        } finally {
-            KvRecoveryIT.kill(s);
         }
     }
 }
