@@ -41,7 +41,7 @@ public final class Preempt {
     public static void backEdge() {
         try {
             ThreadState t = ThreadState.current();
-            if (!t.scheduled || !t.begun || t.busy || t.released || t.ended) {
+            if (!t.takesPart() || !t.begun) {
                 return;
             }
             int n = every;

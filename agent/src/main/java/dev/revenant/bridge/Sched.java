@@ -68,7 +68,7 @@ public final class Sched {
             return null;
         }
         ThreadState t = ThreadState.current();
-        if (!t.scheduled || t.agent || t.busy || t.released || t.ended) {
+        if (!t.takesPart()) {
             return null;
         }
         if (!t.begun) {

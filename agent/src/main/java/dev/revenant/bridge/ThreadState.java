@@ -95,6 +95,14 @@ public final class ThreadState {
     /** The threads the serial scheduler orders and that have not ended; copied on change, scanned by identity. */
     private static volatile Thread[] scheduledThreads = new Thread[0];
 
+    /**
+     * Whether a scheduling point reached now counts for this thread: it is scheduled, not the
+     * agent's, not inside a hook or a blocking call, not ended.
+     */
+    boolean takesPart() {
+        return scheduled && !agent && !busy && !released && !ended;
+    }
+
     /** Puts this thread under the serial scheduler. */
     public void schedule() {
         scheduled = true;

@@ -47,7 +47,7 @@ final class BackEdgeRewrite extends ClassVisitor {
     public MethodVisitor visitMethod(int access, String name, String descriptor, String signature,
                                      String[] exceptions) {
         MethodVisitor mv = super.visitMethod(access, name, descriptor, signature, exceptions);
-        if (mv == null || (access & (Opcodes.ACC_ABSTRACT | Opcodes.ACC_NATIVE)) != 0) {
+        if (mv == null || !ClassRewrite.hasCode(access)) {
             return mv;
         }
         boolean clinit = "<clinit>".equals(name);

@@ -16,6 +16,11 @@ import org.objectweb.asm.ClassVisitor;
 @FunctionalInterface
 public interface ClassRewrite {
 
+    /** Whether a method with these access flags has code to rewrite (not abstract, not native). */
+    static boolean hasCode(int access) {
+        return (access & (org.objectweb.asm.Opcodes.ACC_ABSTRACT | org.objectweb.asm.Opcodes.ACC_NATIVE)) == 0;
+    }
+
     ClassVisitor wrap(ClassVisitor next);
 
     /**

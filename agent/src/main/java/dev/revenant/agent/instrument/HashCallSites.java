@@ -155,7 +155,7 @@ public final class HashCallSites {
         public MethodVisitor visitMethod(int access, String name, String descriptor, String signature,
                                          String[] exceptions) {
             MethodVisitor mv = super.visitMethod(access, name, descriptor, signature, exceptions);
-            if (skip || mv == null || (access & (Opcodes.ACC_ABSTRACT | Opcodes.ACC_NATIVE)) != 0) {
+            if (skip || mv == null || !ClassRewrite.hasCode(access)) {
                 return mv;
             }
             return new SitesMethodVisitor(mv, this);

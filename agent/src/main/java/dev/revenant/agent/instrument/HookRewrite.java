@@ -202,7 +202,7 @@ final class HookRewrite implements ClassRewrite {
         @Override
         public MethodVisitor visitMethod(int access, String name, String desc, String signature, String[] exceptions) {
             MethodVisitor mv = super.visitMethod(access, name, desc, signature, exceptions);
-            if (mv == null || (access & (Opcodes.ACC_ABSTRACT | Opcodes.ACC_NATIVE)) != 0 || !matches(name, desc)) {
+            if (mv == null || !ClassRewrite.hasCode(access) || !matches(name, desc)) {
                 return mv;
             }
             changed = true;

@@ -122,7 +122,7 @@ final class JdkEntryRewrite implements ClassRewrite {
     }
 
     private boolean matches(int access, String methodName, String desc) {
-        if ((access & (Opcodes.ACC_ABSTRACT | Opcodes.ACC_NATIVE)) != 0) {
+        if (!ClassRewrite.hasCode(access)) {
             return false;
         }
         boolean nameOk = namePrefix ? methodName.startsWith(name) : methodName.equals(name);

@@ -69,11 +69,11 @@ public final class DeterminantCodec {
         String name = Hooks.kindName(kind);
         if (kind == Hooks.SWITCH && payload.length == 17) {
             long from = first(payload);
-            long budget = second(payload);
+            long tick = second(payload); // the opening mark's (from thread 0) is the preemption budget
             return from == 0 ? "serial schedule: this thread starts with the run token"
-                    + (budget > 0 ? "; preemption every " + budget + " loop back-edges" : "; no preemption")
+                    + (tick > 0 ? "; preemption every " + tick + " loop back-edges" : "; no preemption")
                     : "run token to this thread from thread " + from + " at its tick "
-                            + dev.revenant.agent.runtime.schedule.SerialScheduler.describeTick(second(payload));
+                            + dev.revenant.agent.runtime.schedule.SerialScheduler.describeTick(tick);
         }
         if (payload.length == 9) {
             return name + " = " + first(payload);

@@ -441,13 +441,11 @@ final class Replayer implements SerialScheduler.Script {
         if ((++replayed & 1023) == 0) {
             progress.at(replayed, r.position());
         }
-        if (!serial && !ended && sideLeft == 0 && peekMain() == null) {
-            endPending = true; // as below; threads waiting for the end look at it
-        }
-        if (serial && !ended && sideLeft == 0 && peekMain() == null) {
+        if (!ended && sideLeft == 0 && peekMain() == null) {
             // The hook that took the last record has yet to act on it (a replayed bind has yet to
             // register its server, say): the run goes live at the next thing any thread asks of
-            // the replayer, once that hook has finished.
+            // the replayer, once that hook has finished (without the scheduler, threads waiting
+            // for the end also look at it: see awaitEndUnscheduled).
             endPending = true;
         }
     }
